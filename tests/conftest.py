@@ -1,0 +1,73 @@
+"""Shared fixtures: the settings object and handles on the real stack.
+
+Stack fixtures check that the service answers. On a laptop without the stack they skip; under
+``CI=true`` a missing service fails the test, never skips it (the test command starts the stack
+with ``python -m compose.stack up`` before pytest runs).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from compose.settings import Settings
+
+
+def _reachable(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def require_service(name: str, address: str) -> None:
+    """Skip (laptop) or fail (CI) when ``address`` does not answer."""
+    if _reachable(address):
+        return
+    message = f"{name} is not reachable at {address}; start it with `python -m compose.stack up`"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(settings: Settings) -> str:
+    require_service("Kafka", settings.kafka_bootstrap)
+    return settings.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def redis_url(settings: Settings) -> str:
+    require_service("Redis", settings.redis_url.split("//", 1)[1].split("/", 1)[0])
+    return settings.redis_url
+
+
+@pytest.fixture(scope="session")
+def cassandra_contact(settings: Settings) -> str:
+    require_service("Cassandra", settings.cassandra_contact)
+    return settings.cassandra_contact
+
+
+@pytest.fixture(scope="session")
+def cassandra_cluster(cassandra_contact: str) -> Iterator[object]:
+    from cassandra.cluster import Cluster
+
+    host, _, port = cassandra_contact.rpartition(":")
+    cluster = Cluster([host], port=int(port), protocol_version=5, connect_timeout=10)
+    yield cluster
+    cluster.shutdown()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topic, keyspace and key names, so tests never share state."""
+    return uuid.uuid4().hex[:10]
