@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+# Popen handles of servers started by this process: kept so they are not garbage-collected
+# (and warned about) while the server runs on; the server itself outlives us by design.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 @dataclass(frozen=True)
 class Launched:
     name: str
@@ -32,6 +37,7 @@ def spawn(name: str, argv: list[str], log: Path, marker: str, cwd: Path | None =
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=cwd, start_new_session=True,
         )  # fmt: skip
+    _CHILDREN[proc.pid] = proc
     return Launched(name, proc.pid, marker, log)
 
 
@@ -55,12 +61,18 @@ def is_ours(pid: int, marker: str) -> bool:
 
 
 def _reap(pid: int) -> None:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
 
 def stop(pid: int, marker: str, timeout_s: float = 30.0) -> bool:
     """SIGTERM, wait up to ``timeout_s``, then SIGKILL. Returns True when it had to kill."""
+    _reap(pid)
     if not is_ours(pid, marker):
         return False
     with contextlib.suppress(ProcessLookupError):

@@ -1,0 +1,88 @@
+"""Runs the service's own processes in the foreground: the API and whatever else exists so far.
+
+    python -m compose.serve
+
+Expects the stack to be up (``python -m compose.stack up``). Every process gets the same
+environment, so they share one settings object's view of the world. Ctrl-C or SIGTERM stops them
+all; if one dies, the others are stopped too and the exit code says so: a half-running service
+is worse than a stopped one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from compose.settings import Settings
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    argv: list[str]
+
+
+def services(settings: Settings) -> list[Service]:
+    """The service processes that exist in this checkout."""
+    found = [
+        Service("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+                        "--host", settings.api_host, "--port", str(settings.api_port),
+                        "--log-level", "warning"]),
+    ]  # fmt: skip
+    if importlib.util.find_spec("streams.__main__") is not None:
+        found.append(Service("streams", [sys.executable, "-m", "streams", "worker"]))
+    for module in ("consumers.__main__",):
+        if importlib.util.find_spec(module) is not None:
+            found.append(Service("workers", [sys.executable, "-m", "consumers", "all"]))
+    return found
+
+
+def _stop_all(running: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in running.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 30
+    for proc in running.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    settings = Settings()
+    running: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for service in services(settings):
+        running[service.name] = subprocess.Popen(service.argv)
+        print(f"started {service.name} (pid {running[service.name].pid})", flush=True)
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    print(f"\nQLLM is running at {url}  (API docs: {url}/docs, "
+          f"readiness: {url}/api/v1/system/health/ready)\nCtrl-C stops it.", flush=True)  # fmt: skip
+    code = 0
+    while not stopping:
+        dead = {n: p.returncode for n, p in running.items() if p.poll() is not None}
+        if dead:
+            print(f"error: {', '.join(f'{n} exited {c}' for n, c in dead.items())}; stopping")
+            code = 1
+            break
+        time.sleep(0.5)
+    _stop_all(running)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
