@@ -1,0 +1,74 @@
+"""Launchers for the fused quantize(+pack) kernels (float32 on the GPU).
+
+Two launches per call: ``group_abs_stats_f32`` reads the tensor once for every group's max|x|
+and Σ|x| (and counts non-finite values), then ``quantize_pack_f32`` reads it again and writes
+one byte per 1, 2 or 4 codes. Codes never exist unpacked in device memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kernels.cuda.module import kernel, threads_for
+
+CHUNK = 8192  # elements of one group reduced by one block before an atomic merge
+MAX_BLOCKS = 65535 * 16
+
+
+def abs_stats(x: Any, n_groups: int, group_len: int) -> tuple[Any, Any, int]:
+    """Per-group ``(max|x| float32[n_groups], Σ|x| float64[n_groups], non-finite count)``."""
+    import cupy
+
+    absmax = cupy.zeros(n_groups, dtype=cupy.float32)
+    abssum = cupy.zeros(n_groups, dtype=cupy.float64)
+    nonfinite = cupy.zeros(1, dtype=cupy.uint64)
+    chunk = min(CHUNK, group_len)
+    blocks = min(n_groups * (-(-group_len // chunk)), MAX_BLOCKS)
+    threads = threads_for(chunk)
+    kernel("quantize", "group_abs_stats_f32")(
+        (blocks,),
+        (threads,),
+        (x, np.int64(n_groups), np.int64(group_len), np.int64(chunk), absmax, abssum, nonfinite),
+    )
+    return absmax, abssum, int(nonfinite.get()[0])
+
+
+def quantize_pack(
+    x: Any,
+    scale: Any,
+    noise: Any | None,
+    row_len: int,
+    group_len: int,
+    qmax: int,
+    bits: int,
+) -> Any:
+    """``uint8[rows, ceil(row_len·bits/8)]`` from float32 ``x`` (C-contiguous) and its scales."""
+    import cupy
+
+    rows = x.size // row_len
+    per_byte = 8 // bits
+    out_row_len = -(-row_len // per_byte)
+    out = cupy.empty((rows, out_row_len), dtype=cupy.uint8)
+    total = rows * out_row_len
+    threads = 256
+    blocks = max(1, min(-(-total // threads), MAX_BLOCKS))
+    kernel("quantize", "quantize_pack_f32")(
+        (blocks,),
+        (threads,),
+        (
+            x,
+            scale,
+            x if noise is None else noise,  # never read unless stochastic
+            out,
+            np.int64(rows),
+            np.int64(row_len),
+            np.int64(out_row_len),
+            np.int64(group_len),
+            np.int32(qmax),
+            np.int32(bits),
+            np.int32(noise is not None),
+        ),
+    )
+    return out
