@@ -38,6 +38,7 @@ from model.data import (
     load_text,
     split_documents,
 )
+from model.engine import GenerationEngine, GenerationResult
 from model.errors import (
     CheckpointError,
     ConfigError,
@@ -47,8 +48,10 @@ from model.errors import (
     SchemaError,
     TokenizerError,
 )
+from model.evaluation import EvaluationReport, compare, distinct_n, evaluate
 from model.factory import build_model, parameter_count
 from model.outputs import LayerMetadata, ModelOutput
+from model.sampling import GenerationConfig
 from model.tokenizer import Tokenizer
 from model.training import (
     Directive,
@@ -71,8 +74,12 @@ __all__ = [
     "DialogueSet",
     "Directive",
     "Document",
+    "EvaluationReport",
     "ExtensionsConfig",
+    "GenerationConfig",
+    "GenerationEngine",
     "GenerationError",
+    "GenerationResult",
     "LayerMetadata",
     "ModelConfig",
     "ModelError",
@@ -88,7 +95,10 @@ __all__ = [
     "TrainingResult",
     "build_dataset",
     "build_model",
+    "compare",
     "default_corpus",
+    "distinct_n",
+    "evaluate",
     "latest_checkpoint",
     "load_checkpoint",
     "load_jsonl",

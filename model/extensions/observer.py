@@ -28,8 +28,10 @@ class ObserverExtension(Extension):
     def forward(self, hidden: Tensor, context: ExtensionContext) -> Tensor:
         self.records.append(
             Observation(
-                mean_iterations=tuple(float(m.iterations.mean()) for m in context.metadata),
-                mean_entropy=tuple(float(m.entropy.mean()) for m in context.metadata),
+                mean_iterations=tuple(
+                    float(m.iterations.detach().mean()) for m in context.metadata
+                ),
+                mean_entropy=tuple(float(m.entropy.detach().mean()) for m in context.metadata),
             )
         )
         return hidden
