@@ -48,6 +48,7 @@ async def sse_frames(
     finally:
         if pending is not None:
             pending.cancel()
+            await asyncio.wait({pending})  # let the generator stop before closing it
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await aclose()
