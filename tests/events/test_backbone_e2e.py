@@ -54,7 +54,7 @@ def stack(
         yield own
     finally:
         worker.terminate()
-        _, err = worker.communicate(timeout=30)
+        worker.communicate(timeout=30)
         session = cassandra_cluster.connect()
         session.execute(f"DROP KEYSPACE IF EXISTS {own.cassandra_keyspace}", timeout=60)
 
@@ -120,7 +120,9 @@ async def test_command_becomes_an_event_in_cassandra_and_the_redis_projection(
     )
     await publisher.publish(start)
     consumer = AIOKafkaConsumer(
-        stack.topic(TRAINING), bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest",
+        stack.topic(TRAINING),
+        bootstrap_servers=stack.kafka_bootstrap,
+        auto_offset_reset="earliest",
         group_id=f"trainer-{job_id}", enable_auto_commit=False,
     )  # fmt: skip
     await consumer.start()
@@ -187,7 +189,9 @@ async def test_poison_message_is_dead_lettered_with_its_reason_and_the_next_even
 
     await eventually(applied)
     consumer = AIOKafkaConsumer(
-        stack.topic(DEADLETTER), bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest",
+        stack.topic(DEADLETTER),
+        bootstrap_servers=stack.kafka_bootstrap,
+        auto_offset_reset="earliest",
         group_id=f"ops-{job_id}",
     )  # fmt: skip
     await consumer.start()
