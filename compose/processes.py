@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 # Popen handles of servers started by this process: kept so they are not garbage-collected
 # (and warned about) while the server runs on; the server itself outlives us by design.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}

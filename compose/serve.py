@@ -42,6 +42,18 @@ def services(settings: Settings) -> list[Service]:
     return found
 
 
+def provision_topics(settings: Settings) -> None:
+    """Create the design's topics before any process subscribes (idempotent)."""
+    if importlib.util.find_spec("producers.topics") is None:
+        return
+    import asyncio
+
+    from producers.topics import provision
+
+    created = asyncio.run(provision(settings))
+    print(f"topics: created {', '.join(created)}" if created else "topics: all exist", flush=True)
+
+
 def _stop_all(running: dict[str, subprocess.Popen[bytes]]) -> None:
     for proc in running.values():
         if proc.poll() is None:
@@ -66,12 +78,14 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    provision_topics(settings)
     for service in services(settings):
         running[service.name] = subprocess.Popen(service.argv)
         print(f"started {service.name} (pid {running[service.name].pid})", flush=True)
     url = f"http://{settings.api_host}:{settings.api_port}"
-    print(f"\nQLLM is running at {url}  (API docs: {url}/docs, "
-          f"readiness: {url}/api/v1/system/health/ready)\nCtrl-C stops it.", flush=True)  # fmt: skip
+    print(f"\nQLLM is running at {url}", flush=True)
+    print(f"  API docs: {url}/docs   readiness: {url}/api/v1/system/health/ready", flush=True)
+    print("Ctrl-C stops it.", flush=True)
     code = 0
     while not stopping:
         dead = {n: p.returncode for n, p in running.items() if p.poll() is not None}

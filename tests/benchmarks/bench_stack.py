@@ -77,8 +77,13 @@ def run_once(label: str, home: Path | None, maven_home: Path | None, restart: bo
             again = _cli(env, "up")
         rss = {n: _rss_mb(r.pid) for n, r in _stack(env).records().items()}
         _cli(env, "down", "--wipe")
-    print(f"{label:<28} up {first:6.1f}s" + (f"  restart {again:5.1f}s" if again else "")
-          + "  RSS " + "  ".join(f"{n} {mb:,.0f} MB" for n, mb in rss.items()), flush=True)
+    print(
+        f"{label:<28} up {first:6.1f}s"
+        + (f"  restart {again:5.1f}s" if again else "")
+        + "  RSS "
+        + "  ".join(f"{n} {mb:,.0f} MB" for n, mb in rss.items()),
+        flush=True,
+    )
     return {"up": first, "restart": again, "rss": rss}
 
 
@@ -95,8 +100,10 @@ def main() -> None:
             for i in range(args.warm_runs)]  # fmt: skip
     ups = [w["up"] for w in warm]
     restarts = [w["restart"] for w in warm]
-    print(f"\nwarm up, fresh data: median {statistics.median(ups):.1f}s (min {min(ups):.1f}, "
-          f"max {max(ups):.1f})")
+    print(
+        f"\nwarm up, fresh data: median {statistics.median(ups):.1f}s (min {min(ups):.1f}, "
+        f"max {max(ups):.1f})"
+    )
     print(f"warm up, existing data (restart): median {statistics.median(restarts):.1f}s")
     print(f"target: warm up to all-ready <= 60 s -> ratio {statistics.median(ups) / 60:.2f}")
 
