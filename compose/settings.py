@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "admin", "test", ""}
@@ -22,10 +22,9 @@ def _default_home() -> Path:
     return Path.home() / ".cache" / "qllm"
 
 
-class StackPorts(BaseSettings):
-    """Loopback ports of the local stack; the test command moves them all to avoid a dev stack."""
-
-    model_config = SettingsConfigDict(env_prefix="QLLM_PORT_", extra="ignore")
+class StackPorts(BaseModel):
+    """Loopback ports of the local stack (``QLLM_PORTS__KAFKA=…``); the test command moves them
+    all so a running dev stack is never touched."""
 
     kafka: int = Field(9092, ge=1, le=65535)
     kafka_controller: int = Field(9093, ge=1, le=65535)
