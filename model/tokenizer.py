@@ -3,7 +3,8 @@
 The initial alphabet holds all 256 byte symbols, so every string encodes and decodes losslessly
 and every single byte is a token of its own (structured decoding relies on that). Special tokens:
 `<|pad|>`, `<|bos|>`, `<|eos|>`, `<|user|>`, `<|assistant|>`; they are never produced by encoding
-ordinary text. Saved as one `tokenizer.json` beside a checkpoint's weights.
+text, even text that spells one out (so a prompt cannot inject an `<|eos|>`). Saved as one
+`tokenizer.json` beside a checkpoint's weights.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ FILE_NAME = "tokenizer.json"
 class Tokenizer:
     def __init__(self, backend: HFTokenizer) -> None:
         self._tok = backend
+        backend.encode_special_tokens = True  # "<|eos|>" typed by a user is text, not a control
         found = [backend.token_to_id(t) for t in SPECIAL_TOKENS]
         ids = [i for i in found if i is not None]
         if len(ids) != len(SPECIAL_TOKENS):

@@ -9,6 +9,10 @@ import torch
 from model import ModelConfig, Tokenizer, default_corpus, preset, split_documents
 from model.data import Document
 
+# The tensors here are tiny: a second intra-op thread gains nothing and, on a shared 2-core
+# machine, its spin-waiting makes every op far slower. One thread keeps the suite fast and steady.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
