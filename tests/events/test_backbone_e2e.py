@@ -31,7 +31,11 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def stack(
-    settings: Settings, kafka_bootstrap: str, redis_url: str, cassandra_cluster: Any
+    tmp_path_factory: Any,
+    settings: Settings,
+    kafka_bootstrap: str,
+    redis_url: str,
+    cassandra_cluster: Any,
 ) -> Iterator[Settings]:
     """Own topics, keyspace and Redis prefix, and a stream-processor subprocess on them."""
     tag = uuid.uuid4().hex[:10]
@@ -44,17 +48,19 @@ def stack(
         "QLLM_TOPIC_PREFIX": own.topic_prefix,
         "QLLM_CASSANDRA_KEYSPACE": own.cassandra_keyspace,
     }
+    log = (tmp_path_factory.mktemp("streams") / "worker.log").open("wb")  # never a full pipe
     worker = subprocess.Popen(
         [sys.executable, "-m", "streams", "worker"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=log,
     )
     try:
         yield own
     finally:
         worker.terminate()
-        worker.communicate(timeout=30)
+        worker.wait(timeout=30)
+        log.close()
         session = cassandra_cluster.connect()
         session.execute(f"DROP KEYSPACE IF EXISTS {own.cassandra_keyspace}", timeout=60)
 
