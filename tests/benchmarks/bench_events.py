@@ -166,7 +166,8 @@ async def bench_pipeline(settings: Settings, streams: int, steps: int) -> None:
         lags.sort()
         p50, p99 = lags[len(lags) // 2], lags[int(len(lags) * 0.99)]
         print(
-            f"\n## sustained producer → Kafka → Cassandra → Redis ({streams} job streams, {total} events)"
+            f"\n## sustained producer → Kafka → Cassandra → Redis "
+            f"({streams} job streams, {total} events)"
         )
         print("| events/s | lag p50 ms | lag p99 ms | lag max ms |\n|---|---|---|---|")
         print(
