@@ -1,21 +1,63 @@
-"""Builds the FastAPI application from a settings object; nothing is built at import time."""
+"""Builds the FastAPI application from the settings objects; nothing is built at import time.
+
+``create_app(settings, config)`` wires, in this order: the resources (opened lazily), the one
+error handler module, the middleware (request id outermost, then access log + metrics; the body
+size limit is FastAPI's own ``max_body_size``, answered 413 through our handler), the routers,
+and the locally served docs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from api.routers import system
+from api import error_handlers
+from api.auth.store import AuthStore
+from api.config import ApiConfig
+from api.observability import docs, logs
+from api.observability.context import RequestIdMiddleware
+from api.observability.metrics import AccessMiddleware, ApiMetrics
+from api.observability.metrics import router as metrics_router
+from api.resources import Resources
+from api.routers import api_keys, auth, system, users
 from compose.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API. ``uvicorn --factory api.app:create_app`` builds its settings from the env."""
+def create_app(
+    settings: Settings | None = None,
+    config: ApiConfig | None = None,
+    *,
+    auth_store: AuthStore | None = None,
+) -> FastAPI:
+    """The API. ``uvicorn --factory api.app:create_app`` builds both settings from the env."""
     settings = settings or Settings()
+    config = config or ApiConfig()
+    logs.configure(config.log_level)
+    resources = Resources(settings, config, auth_store)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await resources.aclose()
+
     app = FastAPI(
         title="QLLM platform",
         version="0.1.0",
         description="Train and serve QLLM and run QRAF state operations.",
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=config.max_body_bytes,
+        lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.include_router(system.router)
+    app.state.settings, app.state.config, app.state.resources = settings, config, resources
+    app.state.metrics = ApiMetrics()
+    error_handlers.install(app)
+    app.add_middleware(AccessMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestIdMiddleware)  # added last = outermost
+    for module in (system, auth, users, api_keys):
+        app.include_router(module.router)
+    app.include_router(metrics_router)
+    docs.install(app)
     return app

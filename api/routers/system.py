@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.auth.permissions import PUBLIC
+from api.auth.principal import public
 from api.readiness import probe_all
 
-router = APIRouter(prefix="/api/v1/system", tags=["system"])
-REQUIRED_ROLE = "public"
+router = APIRouter(prefix="/api/v1/system", tags=["system"], dependencies=[Depends(public)])
+REQUIRED_ROLE = PUBLIC
 
 
 class Liveness(BaseModel):

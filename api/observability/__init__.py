@@ -1,0 +1,1 @@
+"""Request ids, structured JSON logs, Prometheus metrics and locally served API docs."""

@@ -1,0 +1,92 @@
+"""Rate limits per API key or user and tier: GCRA in one atomic Lua script in Redis.
+
+GCRA (the generic cell rate algorithm) keeps one number per caller, the theoretical arrival time
+(TAT); a tier of ``limit`` requests per ``window_s`` spaces requests ``window_s / limit`` apart and
+tolerates a burst of ``limit``. It is exact (no fixed-window double bursts), O(1) in memory, and
+uses Redis's clock (``TIME``) so replicas with skewed clocks agree.
+
+Every limited response carries the IETF ``RateLimit-Policy`` / ``RateLimit`` header fields
+(draft-ietf-httpapi-ratelimit-headers: ``"<tier>";q=<quota>;w=<window s>`` and
+``"<tier>";r=<remaining>;t=<seconds until the quota is whole again>``); a refused one is 429 with
+``Retry-After`` (seconds until the next request would pass).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from api.config import RateTier
+from api.errors import TooManyRequests
+
+_GCRA = """
+local emission = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + emission
+local allow_at = new_tat - tolerance
+if now < allow_at then
+  return {0, 0, tostring(allow_at - now), tostring(tat - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now))
+local remaining = math.floor((now - allow_at) / emission + 1e-9)
+return {1, remaining, '0', tostring(new_tat - now)}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    tier: str
+    quota: int
+    window_s: float
+    remaining: int
+    retry_after_s: int
+    reset_s: int
+
+    def headers(self) -> dict[str, str]:
+        window = f"{self.window_s:g}"
+        return {
+            "RateLimit-Policy": f'"{self.tier}";q={self.quota};w={window}',
+            "RateLimit": f'"{self.tier}";r={self.remaining};t={self.reset_s}',
+        }
+
+
+class RateLimiter:
+    def __init__(self, client: aioredis.Redis, prefix: str, tiers: dict[str, RateTier]) -> None:
+        self._prefix, self._tiers = prefix, tiers
+        self._script = client.register_script(_GCRA)
+
+    async def hit(self, caller: str, tier_name: str) -> Decision:
+        tier = self._tiers[tier_name]
+        emission_ms = tier.window_s * 1000 / tier.limit
+        key = f"{self._prefix}rl:{tier_name}:{caller}"
+        allowed, remaining, retry_ms, reset_ms = await self._script(
+            keys=[key], args=[repr(emission_ms), repr(emission_ms * tier.limit)]
+        )
+        return Decision(
+            bool(allowed),
+            tier_name,
+            tier.limit,
+            tier.window_s,
+            int(remaining),
+            math.ceil(float(retry_ms) / 1000),
+            math.ceil(float(reset_ms) / 1000),
+        )
+
+    async def enforce(self, caller: str, tier_name: str) -> Decision:
+        """Count a request; raise 429 (with all headers) when the caller is over its tier."""
+        decision = await self.hit(caller, tier_name)
+        if not decision.allowed:
+            raise TooManyRequests(
+                f"rate limit of tier {tier_name!r} exceeded",
+                retry_after_s=max(decision.retry_after_s, 1),
+                headers=decision.headers(),
+                details={"tier": tier_name, "caller": caller},
+            )
+        return decision
