@@ -56,8 +56,10 @@ class ApiConfig(BaseSettings):
 
     max_body_bytes: int = Field(1024 * 1024, gt=0)
 
-    # bad logins per username and per client address inside the window lock both for lockout_s
+    # bad logins per username (and, more of them, per client address) inside the window lock
+    # that username (address) for lockout_s
     login_max_failures: int = Field(5, gt=0)
+    login_max_failures_per_ip: int = Field(20, gt=0)
     login_window_s: int = Field(300, gt=0)
     lockout_s: int = Field(900, gt=0)
     # bad API keys per client address inside login_window_s lock that address out of key auth

@@ -37,12 +37,18 @@ class Resources:
             settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         prefix = config.redis_prefix
-        policy = LockoutPolicy(config.login_max_failures, config.login_window_s, config.lockout_s)
-        key_policy = LockoutPolicy(
-            config.api_key_max_failures, config.login_window_s, config.lockout_s
+        window, lock = config.login_window_s, config.lockout_s
+        self.user_lockout = Lockout(
+            self.redis, f"{prefix}login:", LockoutPolicy(config.login_max_failures, window, lock)
         )
-        self.login_lockout = Lockout(self.redis, f"{prefix}login:", policy)
-        self.key_lockout = Lockout(self.redis, f"{prefix}apikey:", key_policy)
+        self.ip_lockout = Lockout(
+            self.redis,
+            f"{prefix}login:",
+            LockoutPolicy(config.login_max_failures_per_ip, window, lock),
+        )
+        self.key_lockout = Lockout(
+            self.redis, f"{prefix}apikey:", LockoutPolicy(config.api_key_max_failures, window, lock)
+        )
         self.rate_limiter = RateLimiter(self.redis, prefix, config.rate_tiers)
         self._store = auth_store
         self._owns_store = auth_store is None  # a store handed in is closed by whoever made it

@@ -15,7 +15,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from api.auth.permissions import Role
 from api.auth.store import ApiKeyRecord, User
@@ -80,6 +81,12 @@ class CassandraAuthStore:
                 [host],
                 port=int(port),
                 protocol_version=5,
+                execution_profiles={
+                    EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+                        request_timeout=timeout_s,
+                    )
+                },
                 connect_timeout=timeout_s,
                 control_connection_timeout=timeout_s,
             )
@@ -87,7 +94,8 @@ class CassandraAuthStore:
                 session = cluster.connect()
                 session.execute(
                     f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
-                    f"{{'class': 'SimpleStrategy', 'replication_factor': {replication}}}"
+                    f"{{'class': 'SimpleStrategy', 'replication_factor': {replication}}}",
+                    timeout=30,
                 )
                 for ddl in _TABLES:
                     session.execute(ddl.format(ks=keyspace), timeout=30)

@@ -2,10 +2,12 @@
 keys per client address. Counted in Redis, so every API replica sees the same count.
 
 A failure increments a counter that lives ``window_s``; the ``max_failures``-th failure inside
-the window replaces it by a lock that lives ``lockout_s``. While locked, the scope is refused
-with 429 ``locked_out`` and ``Retry-After`` — even with the right password, or the lock would
-only slow an attacker who has already guessed right. A successful login clears the username's
-counter. Both steps are one Lua script each, so concurrent failures cannot skip the lock.
+the window replaces it by a lock that lives ``lockout_s``. The per-address limit is higher than
+the per-user one (many people may share an address), and a success clears only the username's
+counter: one valid account must not reset an address that sprays guesses at others. While
+locked, the scope is refused with 429 ``locked_out`` and ``Retry-After`` — even with the right
+password, or the lock would only slow an attacker who has already guessed right. Counting is
+one Lua script, so concurrent failures cannot skip the lock.
 
 Client addresses are the socket peer; deployments behind a proxy should have the proxy (or
 uvicorn's ``--proxy-headers``) set it.

@@ -73,14 +73,16 @@ class Me(BaseModel):
 )
 async def login(body: LoginRequest, request: Request) -> Tokens:
     resources = resources_of(request)
-    scopes = (f"user:{body.username}", f"ip:{client_address(request)}")
-    await resources.login_lockout.check(*scopes)
+    user_scope, ip_scope = f"user:{body.username}", f"ip:{client_address(request)}"
+    await resources.user_lockout.check(user_scope)
+    await resources.ip_lockout.check(ip_scope)
     user = await (await resources.auth_store()).get_user(body.username)
     stored = user.password_hash if user is not None and not user.disabled else None
     if not await verify_password_async(body.password, stored) or user is None:
-        await resources.login_lockout.failed(*scopes)
+        await resources.user_lockout.failed(user_scope)
+        await resources.ip_lockout.failed(ip_scope)
         raise InvalidCredentials("invalid username or password")
-    await resources.login_lockout.succeeded(scopes[0])
+    await resources.user_lockout.succeeded(user_scope)
     return Tokens.of(resources.tokens.issue(user.username, user.role))
 
 

@@ -1,0 +1,132 @@
+"""Fixtures of the API tests: an app per test against the real Redis, and one Cassandra auth
+keyspace per test module (creating tables is the slow part), handed to each app as its store.
+
+Everything a test writes lives under a unique Redis prefix and a unique keyspace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from api.app import create_app
+from api.auth.cassandra_store import CassandraAuthStore
+from api.auth.permissions import Role
+from api.auth.store import AuthStore
+from api.config import ApiConfig, RateTier
+from compose.settings import Settings
+
+JWT_SECRET = "test-signing-key-" + "x" * 32
+ADMIN, ADMIN_PASSWORD = "root", "correct horse battery staple"
+PASSWORD = "a perfectly long passphrase"
+
+
+@pytest.fixture(scope="module")
+def auth_keyspace(cassandra_cluster: object) -> Iterator[str]:
+    keyspace = f"api_test_{uuid.uuid4().hex[:10]}"
+    yield keyspace
+    session = cassandra_cluster.connect()  # type: ignore[attr-defined]
+    session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+
+
+@pytest.fixture(scope="module")
+def cassandra_store(auth_keyspace: str, cassandra_contact: str) -> Iterator[CassandraAuthStore]:
+    # its own loop in its own thread: the store outlives any one test's event loop
+    with ThreadPoolExecutor(1) as pool:
+        store = pool.submit(asyncio.run, CassandraAuthStore.open(cassandra_contact, auth_keyspace))
+        opened = store.result()
+        yield opened
+        pool.submit(asyncio.run, opened.close()).result()
+
+
+@pytest.fixture
+def api_settings(settings: Settings, redis_url: str) -> Settings:
+    return settings.model_copy(update={"jwt_secret": SecretStr(JWT_SECRET)})
+
+
+@pytest.fixture
+def api_config(unique: str) -> ApiConfig:
+    return ApiConfig(
+        admin_username=ADMIN,
+        admin_password=SecretStr(ADMIN_PASSWORD),
+        redis_prefix=f"qllm:test:{unique}:",
+        rate_tiers={
+            "standard": RateTier(limit=10_000, window_s=60),
+            "tiny": RateTier(limit=3, window_s=60),
+        },
+        login_max_failures=3,
+        login_max_failures_per_ip=6,
+        api_key_max_failures=3,
+        max_body_bytes=4096,
+    )
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    async def login(self, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> str:
+        response = await self.client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    async def as_admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.login()}"}
+
+    async def user_with_role(self, role: Role, admin: dict[str, str]) -> dict[str, str]:
+        username = f"{role.value}-{uuid.uuid4().hex[:6]}"
+        body = {"username": username, "password": PASSWORD, "role": role.value}
+        created = await self.client.post("/api/v1/auth/users", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        return {"Authorization": f"Bearer {await self.login(username, PASSWORD)}"}
+
+    async def key_with(
+        self, admin: dict[str, str], role: Role = Role.USER, tier: str = "standard"
+    ) -> dict[str, str]:
+        body = {"name": "test key", "role": role.value, "tier": tier}
+        created = await self.client.post("/api/v1/auth/keys", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        return dict(created.json())
+
+
+MakeApi = Callable[..., Awaitable[Api]]
+
+
+@pytest.fixture
+async def make_api(
+    api_settings: Settings, api_config: ApiConfig, cassandra_store: CassandraAuthStore
+) -> AsyncIterator[MakeApi]:
+    built: list[Api] = []
+
+    async def make(
+        settings: Settings | None = None,
+        config: ApiConfig | None = None,
+        store: AuthStore = cassandra_store,
+    ) -> Api:
+        app = create_app(settings or api_settings, config or api_config, auth_store=store)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://qllm.test"
+        )
+        built.append(Api(app, client))
+        return built[-1]
+
+    yield make
+    for api in built:
+        await api.client.aclose()
+        await api.app.state.resources.aclose()
+
+
+@pytest.fixture
+async def api(make_api: MakeApi) -> Api:
+    return await make_api()
