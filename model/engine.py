@@ -9,7 +9,10 @@
 - `prompt + max_new_tokens` must fit `config.max_seq_len`, else `GenerationError`.
 - `embed` mean-pools the final hidden states over real tokens; `similarity` is their cosine.
 - `generate_json` decodes under a JSON-schema constraint (`model.extensions.structured`), so the
-  result always parses and validates.
+  result always parses and validates. Its length is bounded by the schema, not by
+  `max_seq_len`: a long document may run past the trained context (QLLM's positional code is
+  defined for every position; the baseline reuses its last position embedding) rather than be
+  cut off invalid.
 """
 
 from __future__ import annotations
@@ -161,7 +164,7 @@ class GenerationEngine:
         constraint = JsonConstraint(schema, self.tokenizer)
         prompt_ids = self.tokenizer.encode(prompt, add_bos=True)
         budget = GenerationConfig(**{**config.__dict__, "max_new_tokens": constraint.max_tokens})
-        ids, mask = self._left_pad([prompt_ids], budget.max_new_tokens)
+        ids, mask = self._left_pad([prompt_ids], 0)  # the schema bounds the length, not max_seq_len
         session = _Session(self.model, ids, mask, budget, None)
         generator = _generator(config.seed, self.device)
         seen = self._seen(ids, mask)

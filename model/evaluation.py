@@ -64,7 +64,11 @@ class _Scored:
 
 @torch.no_grad()
 def sliding_window_nll(model: nn.Module, ids: Tensor, window: int, stride: int) -> _Scored:
-    """Summed next-token NLL over the 1-D token tensor `ids`."""
+    """Summed next-token NLL over the 1-D token tensor `ids`.
+
+    Windows overlap by at least one token (`stride < window`), so every token after the first is
+    scored exactly once, with at least one token of context."""
+    stride = max(1, min(stride, window - 1))
     device = next(model.parameters()).device
     model.eval()
     nll, count, windows, prev_end = 0.0, 0, 0, 0

@@ -34,7 +34,7 @@ class LanguageModel(Protocol):
     def new_cache(self, batch: int, max_len: int) -> KVCache: ...
 
 
-def build_model(config: ModelConfig) -> nn.Module:
+def build_model(config: ModelConfig) -> QLLM | BaselineTransformer:
     """A freshly initialised `QLLM` or `BaselineTransformer`, chosen by `config.arch`."""
     if config.arch == "qllm":
         return QLLM(config)

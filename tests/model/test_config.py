@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from model import ConfigError, ExtensionsConfig, ModelConfig, preset, preset_names
@@ -32,8 +34,9 @@ def test_non_prime_in_primes_is_rejected() -> None:
     [("vocab_size", 0), ("dropout", 1.0), ("max_iterations", 0), ("momentum", 1.5)],
 )
 def test_out_of_range_values_name_the_field(field: str, value: float) -> None:
+    changes: dict[str, Any] = {field: value}
     with pytest.raises(ConfigError, match=field):
-        ModelConfig(**{field: value})
+        ModelConfig(**changes)
 
 
 def test_unknown_preset_is_rejected() -> None:

@@ -38,7 +38,7 @@ def test_held_out_split_is_deterministic_disjoint_and_order_independent(
     corpus: tuple[list[Document], list[Document]],
 ) -> None:
     train, held = corpus
-    again_train, again_held = split_documents(list(reversed(default_corpus())))
+    _, again_held = split_documents(list(reversed(default_corpus())))
     assert {d.name for d in held} == {d.name for d in again_held}
     assert not {d.name for d in train} & {d.name for d in held}
     assert 0 < len(held) < len(train)
@@ -64,6 +64,7 @@ def test_jsonl_kinds_parse_into_records(tmp_path: Path) -> None:
     assert text == [Document(f"{tmp_path / 't.jsonl'}:1", "hello")]
     assert dialogue == [DialogueRecord("hi", "hello", 1.0)]
     assert empathy == [DialogueRecord("sad", "I hear you", 0.8)]
+    assert isinstance(calls[0], DialogueRecord)
     assert json.loads(calls[0].response) == call["response"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -61,8 +62,7 @@ def test_resumed_training_reproduces_the_uninterrupted_losses(
     assert first.status == "paused" and first.checkpoint is not None
     torch.manual_seed(1234)  # whatever happens in between must not matter
     saved = load_checkpoint(first.checkpoint)
-    train_docs, held = corpus
-    data = build_dataset("standard", tokenizer, 24, train_docs)
+    data = build_dataset("standard", tokenizer, 24, corpus[0])
     rest = train(saved.model, saved.tokenizer, ckpt, data, resume_from=saved.trainer_state)
     assert first.losses + rest.losses == pytest.approx(whole.losses, abs=1e-6)
     assert first.losses[0] != pytest.approx(whole.losses[-1])
@@ -111,7 +111,9 @@ def test_checkpoints_rotate_and_reload_the_same_model(
     trainer.run()
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["step-00000003", "step-00000004"]
-    saved = load_checkpoint(latest_checkpoint(tmp_path))
+    latest = latest_checkpoint(tmp_path)
+    assert latest is not None
+    saved = load_checkpoint(latest)
     assert set(p.name for p in saved.path.iterdir()) == {
         "model.safetensors",
         "config.json",
@@ -129,7 +131,7 @@ def test_warmup_then_cosine_decay_to_the_floor() -> None:
     schedule = WarmupCosine(warmup=4, total=20, floor=0.1)
     values = [schedule(s) for s in range(21)]
     assert values[:4] == [0.25, 0.5, 0.75, 1.0]
-    assert all(a >= b for a, b in zip(values[3:], values[4:], strict=False))
+    assert all(a >= b for a, b in pairwise(values[3:]))
     assert values[-1] == pytest.approx(0.1)
 
 
@@ -151,8 +153,13 @@ def test_dialogue_training_types_fit_their_responses(
 ) -> None:
     data = build_dataset(kind, tokenizer, 48, _dialogues(kind))
     config = TrainingConfig(
-        training_type=kind, steps=25, batch_size=4, seq_len=48, learning_rate=1e-2, warmup_steps=2
-    )  # type: ignore[arg-type]
+        training_type=kind,  # type: ignore[arg-type]
+        steps=25,
+        batch_size=4,
+        seq_len=48,
+        learning_rate=1e-2,
+        warmup_steps=2,
+    )
     result = train(build_model(tiny), tokenizer, config, data, val_data=data)
     assert result.losses[-1] < result.losses[0] / 2
 
