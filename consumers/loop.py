@@ -1,0 +1,192 @@
+"""The consumer loop every worker runs: poll, hand each message to a handler, commit, repeat.
+
+Visible order (STYLE.md, aiokafka anchors): decode and apply in the handler, the effect is
+durable when the handler (or the work it started) finishes, only then is ``offset + 1``
+committed. Explicit consumer options: ``enable_auto_commit=False``, ``auto_offset_reset
+="earliest"`` (a new group reads what was written before it joined), bounded session timeouts.
+
+- A handler returns ``None`` when the message is done, or a task for long work (a training job):
+  the message stays in flight, later messages of the partition go on being read (control commands
+  for the running job), and the partition commits no further than its oldest in-flight message
+  (``offsets.OffsetTracker``). The task returns False when the work was interrupted (shutdown,
+  revoke): the message is then left uncommitted for the next owner.
+- ``Poison`` and any other non-retriable error → dead letter with the reason, and on. Retriable
+  infrastructure errors (Kafka, Cassandra unavailable) are retried with backoff, then the worker
+  exits: its partitions move to a healthy member, nothing is committed past the failure.
+- Rebalance: a listener logs the partitions owned, and before giving partitions away lets the
+  handler stop their work (checkpoint) and commits what is done.
+- Stop (SIGTERM): the handler checkpoints running work, the loop commits, leaves the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Iterable
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from compose.settings import Settings
+from consumers.config import WorkerSettings
+from consumers.errors import Poison
+from consumers.offsets import OffsetTracker
+from producers.errors import ProducerError
+from streams.deadletter import DeadLetters, Message, Rejected
+from streams.store.base import StoreUnavailable
+
+log = logging.getLogger("consumers")
+
+Pending = Awaitable[bool]
+
+
+class Handler(Protocol):
+    async def handle(self, message: Message) -> Pending | None: ...
+
+    async def release(self, partitions: set[TopicPartition]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def is_retriable(exc: BaseException) -> bool:
+    if isinstance(exc, ProducerError):
+        return exc.retriable
+    return isinstance(exc, StoreUnavailable | ConnectionError | TimeoutError)
+
+
+def describe(partitions: Iterable[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions)) or "none"
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: WorkerLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._loop.revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("%s worker %s owns %s", self._loop.role, self._loop.worker.worker_id,
+                 describe(assigned))  # fmt: skip
+        self._loop.owned = set(assigned)
+
+
+class WorkerLoop:
+    def __init__(
+        self,
+        role: str,
+        topics: list[str],
+        settings: Settings,
+        worker: WorkerSettings,
+        handler: Handler,
+        dead: DeadLetters,
+        group_id: str | None = None,
+    ) -> None:
+        self.role, self.topics, self.settings, self.worker = role, topics, settings, worker
+        self.handler, self.dead = handler, dead
+        self.group_id = group_id or worker.group(settings.topic_prefix, role)
+        self.tracker = OffsetTracker()
+        self.owned: set[TopicPartition] = set()
+        self.dead_lettered = 0
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        w = self.worker
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.group_id,
+            client_id=f"{self.role}-{w.worker_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=w.session_timeout_ms,
+            heartbeat_interval_ms=w.heartbeat_interval_ms,
+            max_poll_interval_ms=w.max_poll_interval_ms,
+            max_poll_records=w.max_poll_records,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = self._consumer = self._new_consumer()
+        consumer.subscribe(self.topics, listener=_Listener(self))
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=self.worker.poll_timeout_ms)
+                for tp, messages in batches.items():
+                    for m in messages:
+                        await self._dispatch(tp, Message(m.topic, m.partition, m.offset,
+                                                         m.key, m.value))  # fmt: skip
+                await self.commit()
+        finally:
+            log.info("%s worker %s stopping", self.role, self.worker.worker_id)
+            await self.handler.close()
+            with contextlib.suppress(KafkaError):
+                await self.commit()
+            await consumer.stop()
+            self._consumer = None
+
+    async def _dispatch(self, tp: TopicPartition, message: Message) -> None:
+        self.tracker.begin(tp, message.offset)
+        try:
+            pending = await self._with_retries(message)
+        except Exception as exc:
+            if is_retriable(exc):
+                raise  # the worker exits; the message is not committed
+            poison = exc if isinstance(exc, Poison) else Poison(type(exc).__name__, repr(exc))
+            log.warning("dead-lettering %s@%s: %s", tp, message.offset, poison)
+            await self.dead.send(Rejected(message, poison.error, poison.reason))
+            self.dead_lettered += 1
+            pending = None
+        if pending is None:
+            self.tracker.done(tp, message.offset)
+            return
+        task = asyncio.ensure_future(pending)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._settled(t, tp, message.offset))
+
+    def _settled(self, task: asyncio.Future[Any], tp: TopicPartition, offset: int) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("work of %s@%s failed", tp, offset, exc_info=task.exception())
+            return
+        if task.result():
+            self.tracker.done(tp, offset)
+
+    async def _with_retries(self, message: Message) -> Pending | None:
+        for attempt in range(self.worker.retry_attempts):
+            try:
+                return await self.handler.handle(message)
+            except Exception as exc:
+                if not is_retriable(exc) or attempt + 1 == self.worker.retry_attempts:
+                    raise
+                log.warning("retriable error (attempt %d): %r", attempt + 1, exc)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+        return None
+
+    async def commit(self, only: set[TopicPartition] | None = None) -> None:
+        moved = self.tracker.pending()
+        if only is not None:
+            moved = {tp: pos for tp, pos in moved.items() if tp in only}
+        if not moved or self._consumer is None:
+            return
+        offsets = {tp: OffsetAndMetadata(pos, "") for tp, pos in moved.items()}
+        await self._consumer.commit(offsets)  # type: ignore[arg-type]
+        self.tracker.committed(moved)
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        if not partitions:
+            return
+        log.info("%s worker %s gives up %s", self.role, self.worker.worker_id,
+                 describe(partitions))  # fmt: skip
+        await self.handler.release(partitions)
+        await asyncio.sleep(0)  # let finished work mark its offsets done
+        with contextlib.suppress(KafkaError):
+            await self.commit(partitions)
+        for tp in partitions:
+            self.tracker.forget(tp)
+        self.owned -= partitions
