@@ -24,29 +24,32 @@ def asset_dir() -> Path:
     return Path(spec.origin).parent / "static"
 
 
-def install(app: FastAPI) -> None:
+OPENAPI_URL = "/openapi.json"
+TITLE = "QLLM platform"
+router = APIRouter(include_in_schema=False, dependencies=[Depends(public)])
+
+
+@router.get("/docs")
+async def swagger() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=OPENAPI_URL,
+        title=f"{TITLE} — Swagger UI",
+        swagger_js_url=f"{STATIC_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{STATIC_URL}/swagger-ui.css",
+        swagger_favicon_url=f"{STATIC_URL}/favicon.png",
+    )
+
+
+@router.get("/redoc")
+async def redoc() -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url=OPENAPI_URL,
+        title=f"{TITLE} — ReDoc",
+        redoc_js_url=f"{STATIC_URL}/redoc.standalone.js",
+        redoc_favicon_url=f"{STATIC_URL}/favicon.png",
+        with_google_fonts=False,
+    )
+
+
+def mount_assets(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=asset_dir()), name="docs-static")
-    router = APIRouter(include_in_schema=False, dependencies=[Depends(public)])
-    title, openapi_url = app.title, app.openapi_url or "/openapi.json"
-
-    @router.get("/docs")
-    async def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{title} — Swagger UI",
-            swagger_js_url=f"{STATIC_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{STATIC_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{STATIC_URL}/favicon.png",
-        )
-
-    @router.get("/redoc")
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url,
-            title=f"{title} — ReDoc",
-            redoc_js_url=f"{STATIC_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{STATIC_URL}/favicon.png",
-            with_google_fonts=False,
-        )
-
-    app.include_router(router)

@@ -1,0 +1,83 @@
+"""Every route × every role: allowed or 403 exactly as the permissions table says, and every
+route declares a permission or ``public``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from api.app import routers
+from api.auth.permissions import PUBLIC, Permission, Role, allows
+from tests.api.conftest import PASSWORD, Api
+
+pytestmark = pytest.mark.stack
+
+
+def _declared(route: APIRoute) -> set[str]:
+    found: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        marker = getattr(dependant.call, "required_permission", None)
+        if marker is not None:
+            found.add(str(marker))
+        stack.extend(dependant.dependencies)
+    return found
+
+
+def _routes(api: Api) -> list[APIRoute]:
+    return [r for router in routers() for r in router.routes if isinstance(r, APIRoute)]
+
+
+async def test_every_route_declares_exactly_one_requirement(api: Api) -> None:
+    assert len(_routes(api)) >= 15
+    for route in _routes(api):
+        assert len(_declared(route)) == 1, (route.path, _declared(route))
+
+
+async def test_health_docs_metrics_login_are_public(api: Api) -> None:
+    public = {r.path for r in _routes(api) if _declared(r) == {PUBLIC}}
+    assert {
+        "/api/v1/system/health",
+        "/api/v1/system/health/ready",
+        "/metrics",
+        "/docs",
+        "/redoc",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+    } <= public
+
+
+# a valid request per protected route, so "allowed" shows as a 2xx (or a domain 404/409)
+_CALLS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/api/v1/auth/me"): {},
+    ("POST", "/api/v1/auth/users"): {"json": {"password": PASSWORD, "role": "readonly"}},
+    ("GET", "/api/v1/auth/users/{username}"): {},
+    ("POST", "/api/v1/auth/keys"): {"json": {"name": "m", "role": "readonly"}},
+    ("GET", "/api/v1/auth/keys"): {},
+    ("GET", "/api/v1/auth/keys/{key_id}"): {},
+    ("DELETE", "/api/v1/auth/keys/{key_id}"): {},
+}
+
+
+async def test_role_matrix_matches_the_permissions_table(api: Api) -> None:
+    admin = await api.as_admin()
+    callers = {role: await api.user_with_role(role, admin) for role in Role}
+    protected = [(m, r) for r in _routes(api) if _declared(r) != {PUBLIC} for m in r.methods]
+    assert {(m, r.path) for m, r in protected} == set(_CALLS), "a route without a matrix row"
+    for role, headers in callers.items():
+        for method, route in protected:
+            (permission,) = _declared(route)
+            call = dict(_CALLS[(method, route.path)])
+            if "json" in call and route.path == "/api/v1/auth/users":
+                call["json"] = {**call["json"], "username": f"m-{role.value}"}
+            path = route.path.format(username="nobody", key_id="0123456789abcdef")
+            response = await api.client.request(method, path, headers=headers, **call)
+            expected_ok = allows(role, Permission(permission))
+            if expected_ok:
+                assert response.status_code in {200, 201, 204, 404}, (role, method, path)
+            else:
+                assert response.status_code == 403, (role, method, path, response.text)
+                assert response.json()["details"] == {"role": role.value, "permission": permission}
