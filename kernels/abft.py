@@ -80,8 +80,9 @@ def verify_and_correct(bk: Backend, full: Array, a: Array, b: Array) -> AbftResu
     row_res = full[:, :n].sum(axis=1) - full[:, n]  # [m+1]
     col_res = full[:m, :].sum(axis=0) - full[m, :]  # [n+1]
     row_tol, col_tol = _bounds(bk, a, b)
-    bad_rows = tuple(int(i) for i in xp.nonzero(~(xp.abs(row_res) <= row_tol))[0])
-    bad_cols = tuple(int(j) for j in xp.nonzero(~(xp.abs(col_res) <= col_tol))[0])
+    # "not within" rather than "above", so NaN residuals are flagged; only indices reach the host
+    bad_rows = tuple(bk.to_numpy(xp.nonzero(~(xp.abs(row_res) <= row_tol))[0]).tolist())
+    bad_cols = tuple(bk.to_numpy(xp.nonzero(~(xp.abs(col_res) <= col_tol))[0]).tolist())
     if not bad_rows and not bad_cols:
         return AbftResult(full[:m, :n], AbftReport(False, None, None, 0.0, False))
     if len(bad_rows) != 1 or len(bad_cols) != 1:

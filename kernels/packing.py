@@ -40,19 +40,21 @@ def pack(codes: Any, scheme: Scheme, backend: Backend | str | None = None) -> Ar
     require_kind(c, "codes", "iu", "an integer dtype")
     require_ndim(c, "codes", 1)
     _require_range(c, scheme)
+    c8 = xp.ascontiguousarray(c.astype(xp.int8, copy=False))  # range checked: exact
     if scheme == "int8":
-        return xp.ascontiguousarray(c.astype(xp.int8)).view(xp.uint8)
+        return c8.view(xp.uint8)
     k = c.shape[-1]
     pad = packed_length(k, scheme) * per_byte - k
     # ternary stores t + 1; int4 the low nibble of the two's complement. Pad with the code of 0.
-    u = (c.astype(xp.int16) + 1) if scheme == "ternary" else (c.astype(xp.int16) & 0xF)
-    u = u.astype(xp.uint8)
+    u = (c8 + 1).view(xp.uint8) if scheme == "ternary" else c8.view(xp.uint8) & 0xF
     if pad:
         fill = 1 if scheme == "ternary" else 0
         u = xp.concatenate([u, xp.full((*c.shape[:-1], pad), fill, dtype=xp.uint8)], axis=-1)
-    u = u.reshape(*c.shape[:-1], -1, per_byte)  # [..., bytes, per_byte]
-    shifts = xp.arange(per_byte, dtype=xp.uint8) * BITS[scheme]
-    return (u << shifts).sum(axis=-1, dtype=xp.uint8)  # disjoint bit fields: sum == or
+    bits = BITS[scheme]
+    out = xp.ascontiguousarray(u[..., 0::per_byte])  # [..., bytes]: strided slices, no reduction
+    for p in range(1, per_byte):
+        out |= u[..., p::per_byte] << (p * bits)
+    return out
 
 
 def unpack(
@@ -71,15 +73,17 @@ def unpack(
         raise ShapeError("packed", data.shape, expected)
     if scheme == "int8":
         return data.view(xp.int8)
-    bits = BITS[scheme]
-    shifts = xp.arange(per_byte, dtype=xp.uint8) * bits
-    fields = (data[..., None] >> shifts) & ((1 << bits) - 1)  # [..., bytes, per_byte]
-    fields = fields.reshape(*data.shape[:-1], -1)[..., :row_len]
-    if scheme == "ternary":
-        if bool((fields == 3).any()):
+    out = xp.empty((*data.shape[:-1], data.shape[-1] * per_byte), dtype=xp.int8)
+    if scheme == "int4":
+        signed = data.view(xp.int8)
+        out[..., 0::2] = (signed << 4) >> 4  # arithmetic shifts sign-extend each nibble
+        out[..., 1::2] = signed >> 4
+    else:
+        if bool((data & (data >> 1) & 0x55).any()):  # some 2-bit field is 0b11
             raise OutOfRangeError("packed ternary codes", 0, 2, (0, 3))
-        return fields.astype(xp.int8) - 1
-    return ((fields.astype(xp.int8) ^ 8) - 8).astype(xp.int8)
+        for p in range(4):
+            out[..., p::4] = ((data >> (2 * p)) & 3).view(xp.int8) - 1
+    return out if out.shape[-1] == row_len else xp.ascontiguousarray(out[..., :row_len])
 
 
 def _require_range(c: Array, scheme: str) -> None:

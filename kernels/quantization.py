@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from kernels import packing
 from kernels.backend import Array, Backend, resolve_backend
-from kernels.errors import InvalidParameterError, ShapeError
+from kernels.errors import DTypeError, InvalidParameterError, OutOfRangeError, ShapeError
 from kernels.validation import checked_float, require_finite, require_same_shape
 
 Scheme = Literal["ternary", "int8", "int4"]
@@ -132,11 +132,13 @@ def dequantize(q: QuantizedTensor | PackedTensor, backend: Backend | str | None 
     """``s·Ŵ`` in the scale's dtype, the shape of the original tensor."""
     bk = resolve_backend(backend)
     if isinstance(q, PackedTensor):
+        if bk.is_gpu and bk.asarray(q.scale).dtype == bk.xp.float32:
+            return _gpu_unpack_dequantize(bk, q)
         q = unpack_tensor(q, bk)
     codes, scale = bk.asarray(q.codes), bk.asarray(q.scale)
     group_len = codes.size // max(scale.size, 1)
-    grouped = codes.reshape(-1, group_len).astype(scale.dtype)  # [groups, group_len]
-    return (grouped * scale.reshape(-1, 1)).reshape(codes.shape)
+    grouped = codes.reshape(-1, group_len)  # [groups, group_len]
+    return bk.xp.multiply(grouped, scale.reshape(-1, 1), dtype=scale.dtype).reshape(codes.shape)
 
 
 def quantization_stats(
@@ -207,16 +209,19 @@ def _quantize_generic(
     xp = bk.xp
     qmax = QMAX[scheme]
     flat = w.reshape(-1, plan.group_len)  # [groups, group_len]
-    mag = xp.abs(flat)
     if scheme == "ternary":
-        scale = mag.mean(axis=1, dtype=xp.float64).astype(w.dtype)
-    else:
-        scale = mag.max(axis=1) / w.dtype.type(qmax)
+        scale = xp.abs(flat).mean(axis=1, dtype=xp.float64).astype(w.dtype)
+    else:  # max|x| as two reductions: reads the input twice but writes no |x| temporary
+        scale = xp.maximum(flat.max(axis=1), -flat.min(axis=1)) / w.dtype.type(qmax)
     safe = xp.where(scale > 0, scale, w.dtype.type(1))  # a zero group quantizes to zeros
-    x = flat / safe[:, None]
-    q = xp.rint(x) if u is None else xp.floor(x + u.reshape(flat.shape))
-    codes = xp.clip(q, -qmax, qmax).astype(xp.int8).reshape(w.shape)
-    return codes, scale.reshape(plan.scale_shape)
+    x = flat / safe[:, None]  # the one float temporary; rounded and clamped in place
+    if u is None:
+        xp.rint(x, out=x)
+    else:
+        x += u.reshape(flat.shape)
+        xp.floor(x, out=x)
+    xp.clip(x, -qmax, qmax, out=x)
+    return x.astype(xp.int8).reshape(w.shape), scale.reshape(plan.scale_shape)
 
 
 def _fused(bk: Backend, w: Array) -> bool:
@@ -238,3 +243,24 @@ def _gpu_quantize_pack(
         scale = absmax / w.dtype.type(QMAX[scheme])
     data = cuda_quantize.quantize_pack(w, scale, u, w.shape[-1], plan.group_len, QMAX[scheme], bits)
     return data, scale.reshape(plan.scale_shape)
+
+
+def _gpu_unpack_dequantize(bk: Backend, p: PackedTensor) -> Array:
+    from kernels.cuda import quantize as cuda_quantize
+
+    data = bk.xp.ascontiguousarray(bk.asarray(p.data))
+    scale = bk.xp.ascontiguousarray(bk.asarray(p.scale))
+    if data.dtype != bk.xp.uint8:
+        raise DTypeError("packed", data.dtype, "uint8")
+    row_len = p.shape[-1]
+    if data.shape[-1] != packing.packed_length(row_len, p.scheme):
+        raise ShapeError(
+            "packed", data.shape, f"last axis {packing.packed_length(row_len, p.scheme)}"
+        )
+    group_len = math.prod(p.shape) // max(scale.size, 1)
+    out, invalid = cuda_quantize.unpack_dequantize(
+        data, scale, row_len, group_len, packing.BITS[p.scheme]
+    )
+    if invalid:
+        raise OutOfRangeError("packed ternary codes", 0, 2, (0, 3))
+    return out.reshape(p.shape)

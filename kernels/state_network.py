@@ -45,7 +45,8 @@ def route(states: Any, queries: Any, k: int, backend: Backend | str | None = Non
     """The ``k`` states of highest fidelity with each query (``queries[q, n]`` or ``[n]``)."""
     bk = resolve_backend(backend)
     xp = bk.xp
-    fid = fidelity_matrix(queries if bk.asarray(queries).ndim == 2 else [queries], states, bk)
+    q = bk.asarray(queries)
+    fid = fidelity_matrix(q if q.ndim == 2 else q[None], states, bk)  # [q, N]
     count = fid.shape[1]
     if not 1 <= k <= count:
         raise InvalidParameterError("k", k, f"between 1 and the number of states ({count})")
@@ -81,7 +82,8 @@ class StateNetwork:
 
     def add(self, states: Any) -> Array:
         """Store ``states[k, n]`` (or one ``[n]``), normalized; returns their indices."""
-        new = _normalized(self._bk, states if self._bk.asarray(states).ndim == 2 else [states], "s")
+        arr = self._bk.asarray(states)
+        new = _normalized(self._bk, arr if arr.ndim == 2 else arr[None], "states")
         if new.shape[-1] != self._buffer.shape[1]:
             raise ShapeError("states", new.shape, f"[k, {self._buffer.shape[1]}]")
         end = self._size + new.shape[0]

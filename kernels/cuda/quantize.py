@@ -2,7 +2,8 @@
 
 Two launches per call: ``group_abs_stats_f32`` reads the tensor once for every group's max|x|
 and Σ|x| (and counts non-finite values), then ``quantize_pack_f32`` reads it again and writes
-one byte per 1, 2 or 4 codes. Codes never exist unpacked in device memory.
+one byte per 1, 2 or 4 codes. Codes never exist unpacked in device memory; the way back,
+``unpack_dequantize_f32``, reads each byte once and writes the scaled floats.
 """
 
 from __future__ import annotations
@@ -72,3 +73,33 @@ def quantize_pack(
         ),
     )
     return out
+
+
+def unpack_dequantize(
+    packed: Any, scale: Any, row_len: int, group_len: int, bits: int
+) -> tuple[Any, int]:
+    """``(float32[rows, row_len], invalid ternary fields)`` from C-contiguous packed bytes."""
+    import cupy
+
+    packed_row_len = packed.shape[-1]
+    rows = packed.size // packed_row_len
+    out = cupy.empty((rows, row_len), dtype=cupy.float32)
+    invalid = cupy.zeros(1, dtype=cupy.uint64)
+    total = rows * packed_row_len
+    blocks = max(1, min(-(-total // 256), MAX_BLOCKS))
+    kernel("quantize", "unpack_dequantize_f32")(
+        (blocks,),
+        (256,),
+        (
+            packed,
+            scale,
+            out,
+            np.int64(rows),
+            np.int64(row_len),
+            np.int64(packed_row_len),
+            np.int64(group_len),
+            np.int32(bits),
+            invalid,
+        ),
+    )
+    return out, int(invalid.get()[0])

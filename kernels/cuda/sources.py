@@ -111,6 +111,35 @@ extern "C" __global__ void quantize_pack_f32(
         out[t] = (unsigned char)byte;
     }
 }
+
+// Inverse of quantize_pack_f32 fused with the scaling: one packed byte per thread, per_byte floats
+// out. A ternary field 0b11 is invalid: counted in invalid[0] (the output gets 0 there).
+extern "C" __global__ void unpack_dequantize_f32(
+        const unsigned char* __restrict__ packed, const float* __restrict__ scale,
+        float* __restrict__ out, long long rows, long long row_len, long long packed_row_len,
+        long long group_len, int bits, unsigned long long* __restrict__ invalid) {
+    const int per_byte = 8 / bits;
+    const long long total = rows * packed_row_len;
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+        const long long r = t / packed_row_len, j = t % packed_row_len;
+        const unsigned int byte = packed[t];
+        for (int p = 0; p < per_byte; ++p) {
+            const long long k = j * per_byte + p;
+            if (k >= row_len) break;
+            const unsigned int field = (byte >> (p * bits)) & ((1u << bits) - 1u);
+            int q;
+            if (bits == 8) q = (int)(signed char)field;
+            else if (bits == 4) q = (int)field - (field >= 8u ? 16 : 0);
+            else {
+                q = (int)field - 1;
+                if (field == 3u) { atomicAdd(invalid, 1ull); q = 0; }
+            }
+            const long long flat = r * row_len + k;
+            out[flat] = (float)q * scale[flat / group_len];
+        }
+    }
+}
 """
 )
 
@@ -223,7 +252,7 @@ ALL_SOURCES: dict[str, str] = {
 }
 
 KERNEL_NAMES: dict[str, tuple[str, ...]] = {
-    "quantize": ("group_abs_stats_f32", "quantize_pack_f32"),
+    "quantize": ("group_abs_stats_f32", "quantize_pack_f32", "unpack_dequantize_f32"),
     "phase": ("phase_align_c64", "phase_align_c128"),
     "syndrome": ("syndrome_u8",),
 }

@@ -16,9 +16,17 @@ from kernels.codes import ParityCheckCode, surface_code_d3
 from kernels.compressive_memory import compressive_attention, empty_memory
 from kernels.density import nearest_density_matrix, purity, von_neumann_entropy
 from kernels.error_correction import decode_css, syndrome
-from kernels.errors import BackendMismatchError, NonFiniteError, ZeroNormError
+from kernels.errors import BackendMismatchError, NonFiniteError, OutOfRangeError, ZeroNormError
 from kernels.phase import align_phase
-from kernels.quantization import Granularity, Scheme, quantize, quantize_pack, unpack_tensor
+from kernels.quantization import (
+    Granularity,
+    PackedTensor,
+    Scheme,
+    dequantize,
+    quantize,
+    quantize_pack,
+    unpack_tensor,
+)
 from kernels.state_network import route
 from tests.kernels.reference import quantize_reference, random_hermitian, random_states
 
@@ -66,6 +74,31 @@ def test_ternary_codes_agree_except_at_rounding_ties(
     differ = host(cupy_bk, gpu.codes) != cpu.codes
     near_tie = np.abs(np.abs(x - np.floor(x)) - 0.5) < 1e-5
     assert not (differ & ~near_tie).any()
+
+
+@pytest.mark.parametrize("scheme", ["ternary", "int4", "int8"])
+def test_fused_unpack_dequantize_is_bit_identical(
+    rng: np.random.Generator, np_bk: Backend, cupy_bk: Backend, scheme: Scheme
+) -> None:
+    w = rng.standard_normal((48, 384)).astype(np.float32)
+    packed = quantize_pack(w, scheme, "group", backend=np_bk)
+    on_gpu = PackedTensor(
+        cupy_bk.asarray(packed.data), cupy_bk.asarray(packed.scale), scheme, packed.shape
+    )
+    np.testing.assert_array_equal(
+        host(cupy_bk, dequantize(on_gpu, cupy_bk)), dequantize(packed, np_bk)
+    )
+
+
+def test_gpu_unpack_rejects_an_invalid_ternary_field(cupy_bk: Backend) -> None:
+    bad = PackedTensor(
+        cupy_bk.asarray(np.array([[0b11]], np.uint8)),
+        cupy_bk.asarray(np.ones(1, np.float32)),
+        "ternary",
+        (1, 1),
+    )
+    with pytest.raises(OutOfRangeError):
+        dequantize(bad, cupy_bk)
 
 
 def test_stochastic_rounding_with_shared_noise_is_identical(
