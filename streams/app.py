@@ -35,6 +35,7 @@ class StreamsOptions:
     batch_size: int = 500
     batch_within_s: float = 0.05
     partition_size: int = 500
+    strict_store: bool = False  # the processor is its streams' single writer (store/cassandra.py)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> StreamsOptions:
@@ -46,7 +47,9 @@ async def open_pipeline(
     settings: Settings, options: StreamsOptions
 ) -> AsyncIterator[EventPipeline]:
     """Connect the store, Redis and the dead-letter producer; close them all on the way out."""
-    store_options = StoreOptions.from_settings(settings, partition_size=options.partition_size)
+    store_options = StoreOptions.from_settings(
+        settings, partition_size=options.partition_size, strict=options.strict_store
+    )
     store = await CassandraEventStore.open(store_options)
     redis = Redis.from_url(settings.redis_url)
     publisher = Publisher(settings)

@@ -1,15 +1,33 @@
-"""The Cassandra event store (see ``migrations`` for the tables).
+"""The Cassandra event store (see ``migrations`` for the tables), in two append modes.
 
-Deliberate choices:
-- New events are written with lightweight transactions: one conditional ``BATCH`` of
-  ``INSERT … IF NOT EXISTS`` per ``(stream_id, partition_nr)`` — a single Paxos round per
-  partition. A refused batch means some ``seq`` is taken: the events are then compared one by one
-  with what is stored, so a redelivery is a duplicate and a different event a ``ConcurrencyError``.
-- The head of each stream is cached; a stale cache only costs a refused LWT or a re-read.
-- The time index row is written after the stream row, and rewritten on every duplicate, so a
-  crash between the two writes is repaired by the redelivery that follows it.
-- Every driver call goes through ``execute_async``, its future bridged to asyncio: the event loop
-  never blocks on Cassandra. Connecting and migrating run in a thread.
+**Fast mode** (``StoreOptions(strict=False)``, what the stream processor uses), the way Akka
+Persistence Cassandra writes its journal: per batch of one stream, one ``SELECT seq, event_id``
+per stream partition over ``[first-1, last]`` (the predecessor row included, so the gap check
+needs no cached head), each event classified as *new*, *identical redelivery* (same
+``event_id``: nothing new is written) or *conflict* (another ``event_id``: ``ConcurrencyError``,
+nothing of the batch is written); then the new rows and the time-index rows go out as plain
+(non-LWT) unlogged batches, chunked under Cassandra's batch-size warning threshold.
+
+Guarantee: a conflict with anything durable before the batch's read is detected and reported,
+never overwritten; a redelivery writes nothing new. What it does *not* guard against: a second
+writer of the same stream that writes between this writer's read and its write (a few ms) — both
+writes succeed and the later one wins the row. That is safe when every writer of a stream is fed
+from one ordered log, which is the stream processor's case: a stream's events are one Kafka
+partition, one consumer of the group owns it, and even in a rebalance window, when the old and
+the new owner both process the same offsets, they process them in the same order, so they write
+identical rows (same ids, same bytes), and a genuine conflict later in the log is read back as
+one (each writer's own earlier write is durable before it reads for the next batch).
+
+**Strict mode** (``strict=True``, the ``StoreOptions`` default): lightweight transactions, one
+conditional ``BATCH`` of ``INSERT … IF NOT EXISTS`` per ``(stream_id, partition_nr)`` — a Paxos
+round per partition. Exactly one writer ever takes a ``(stream_id, seq)``, whatever the number of
+concurrent writers; the price is ~10× the write cost (``tests/benchmarks/events.md``). Writers
+that are *not* fed from one ordered log must use it: the worker journal, whose zombie fencing
+(``StreamFenced``) relies on a ``seq`` being taken only once by concurrent deciders.
+
+Both modes: the time-index row is written with (fast) or after (strict) the stream row and
+rewritten on every duplicate, so a crash between the two writes is repaired by the redelivery that
+follows. The head of each stream is cached for ``head()`` and the strict path.
 """
 
 from __future__ import annotations
@@ -17,7 +35,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
@@ -33,7 +51,10 @@ from streams.store.base import (
     StoreUnavailable,
     check_batch,
 )
+from streams.store.driver import execute, micros, moment
 from streams.store.migrations import migrate
+
+_BATCH_BYTES = 4_000  # under Cassandra's default batch_size_warn_threshold (5 KiB)
 
 
 @dataclass(frozen=True)
@@ -43,49 +64,12 @@ class StoreOptions:
     partition_size: int = 500
     bucket_seconds: int = 3600
     replication: int = 1
+    strict: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> StoreOptions:
         base = {"keyspace": settings.cassandra_keyspace, "contact": settings.cassandra_contact}
         return cls(**{**base, **overrides})
-
-
-def _micros(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
-
-
-def _moment(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
-
-
-def _settle(done: asyncio.Future[list[Any]], rows: Any, exc: BaseException | None) -> None:
-    if done.done():
-        return
-    if exc is not None:
-        done.set_exception(exc)
-    else:
-        done.set_result(rows)
-
-
-async def _execute(session: Session, statement: Any, params: Any = None) -> list[Any]:
-    """Run a statement with the driver's async API; all pages, without blocking the loop."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[list[Any]] = loop.create_future()
-    rows: list[Any] = []
-    future = session.execute_async(statement, params)
-
-    def on_page(page: list[Any] | None) -> None:
-        rows.extend(page or ())
-        if future.has_more_pages:
-            future.start_fetching_next_page()
-        else:
-            loop.call_soon_threadsafe(_settle, done, rows, None)
-
-    def on_error(exc: BaseException) -> None:
-        loop.call_soon_threadsafe(_settle, done, None, exc)
-
-    future.add_callbacks(on_page, on_error)
-    return await done
 
 
 class CassandraEventStore:
@@ -94,15 +78,19 @@ class CassandraEventStore:
     def __init__(self, cluster: Cluster, session: Session, options: StoreOptions) -> None:
         self._cluster, self._session, self.options = cluster, session, options
         self._heads: dict[str, int] = {}
-        ks = options.keyspace
-        prepare = session.prepare
+        ks, prepare = options.keyspace, session.prepare
+        columns = "(stream_id, partition_nr, seq, event_id, type, occurred_us, payload)"
+        self._put = prepare(f"INSERT INTO {ks}.events_by_stream {columns} VALUES (?,?,?,?,?,?,?)")
         self._insert = prepare(
-            f"INSERT INTO {ks}.events_by_stream (stream_id, partition_nr, seq, event_id, type, "
-            "occurred_us, payload) VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            f"INSERT INTO {ks}.events_by_stream {columns} VALUES (?,?,?,?,?,?,?) IF NOT EXISTS"
         )
         self._index = prepare(
             f"INSERT INTO {ks}.events_by_time (bucket, occurred_us, stream_id, seq, event_id, type,"
             " payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._ids = prepare(
+            f"SELECT seq, event_id FROM {ks}.events_by_stream "
+            "WHERE stream_id = ? AND partition_nr = ? AND seq >= ? AND seq <= ?"
         )
         self._select = prepare(
             f"SELECT seq, event_id, type, occurred_us, payload FROM {ks}.events_by_stream "
@@ -153,7 +141,7 @@ class CassandraEventStore:
 
     async def _read_head(self, stream_id: str) -> int:
         head, partition = 0, 0
-        while rows := await _execute(self._session, self._last, (stream_id, partition)):
+        while rows := await execute(self._session, self._last, (stream_id, partition)):
             head, partition = rows[0].seq, partition + 1
         return head
 
@@ -161,6 +149,68 @@ class CassandraEventStore:
         check_batch(events)
         if not events:
             return AppendResult(0, 0)
+        if self.options.strict:
+            result = await self._append_strict(events)
+        else:
+            result = await self._append_fast(events)
+        stream_id = events[0].stream_id
+        self._heads[stream_id] = max(self._heads.get(stream_id, 0), events[-1].seq)
+        return result
+
+    # -- fast mode: one read per partition, classify, plain writes ---------------------------
+
+    async def _append_fast(self, events: Sequence[StoredEvent]) -> AppendResult:
+        stored = await self._stored_ids(events[0].stream_id, events[0].seq - 1, events[-1].seq)
+        new: list[StoredEvent] = []
+        for e in events:
+            held = stored.get(e.seq)
+            if held is None:
+                new.append(e)
+            elif held != e.event_id:
+                raise ConcurrencyError(e.stream_id, e.seq, held, e.event_id)
+            elif new:  # a stored row after a missing one: the stream has a hole
+                raise SequenceGap(e.stream_id, new[0].seq, e.seq)
+        if new and new[0].seq > 1 and new[0].seq - 1 not in stored:
+            head = await self._read_head(new[0].stream_id)
+            self._heads[new[0].stream_id] = head
+            raise SequenceGap(new[0].stream_id, head + 1, new[0].seq)
+        rows = [(self._put, self._row(e), len(e.payload)) for e in new]
+        rows += [(self._index, self._index_row(e), len(e.payload)) for e in events]
+        await asyncio.gather(*(execute(self._session, b) for b in self._batches(rows)))
+        return AppendResult(len(new), len(events) - len(new))
+
+    async def _stored_ids(self, stream_id: str, low: int, high: int) -> dict[int, str]:
+        """``event_id`` by ``seq`` of the stored rows in ``[low, high]``: one read per partition."""
+        low = max(low, 1)
+        partitions = range(self._partition(low), self._partition(high) + 1)
+        reads = [execute(self._session, self._ids, (stream_id, p, low, high)) for p in partitions]
+        return {r.seq: r.event_id for rows in await asyncio.gather(*reads) for r in rows}
+
+    @staticmethod
+    def _batches(rows: list[tuple[Any, tuple[Any, ...], int]]) -> list[Any]:
+        """Unlogged batches of at most ``_BATCH_BYTES`` of payload (a lone row goes unbatched)."""
+        chunks: list[list[tuple[Any, tuple[Any, ...]]]] = [[]]
+        size = 0
+        for statement, params, weight in rows:
+            if chunks[-1] and size + weight + 100 > _BATCH_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append((statement, params))
+            size += weight + 100  # keys and columns besides the payload
+        batches: list[Any] = []
+        for chunk in filter(None, chunks):
+            if len(chunk) == 1:
+                batches.append(chunk[0][0].bind(chunk[0][1]))
+                continue
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for statement, params in chunk:
+                batch.add(statement, params)
+            batches.append(batch)
+        return batches
+
+    # -- strict mode: lightweight transactions ----------------------------------------------
+
+    async def _append_strict(self, events: Sequence[StoredEvent]) -> AppendResult:
         stream_id = events[0].stream_id
         head = await self.head(stream_id)
         new = [e for e in events if e.seq > head]
@@ -175,7 +225,6 @@ class CassandraEventStore:
             written += await self._insert_partition(list(group))
         duplicates += len(new) - written
         await asyncio.gather(*(self._write_index(e) for e in events))
-        self._heads[stream_id] = max(self._heads.get(stream_id, 0), events[-1].seq)
         return AppendResult(written, duplicates)
 
     async def _insert_partition(self, events: list[StoredEvent]) -> int:
@@ -185,12 +234,12 @@ class CassandraEventStore:
             statement = BatchStatement(batch_type=BatchType.UNLOGGED)
             for e in events:
                 statement.add(self._insert, self._row(e))
-        rows = await _execute(self._session, statement)
+        rows = await execute(self._session, statement)
         if rows and rows[0].applied:
             return len(events)
         written = 0
         for e in events:
-            [row] = await _execute(self._session, self._insert, self._row(e))
+            [row] = await execute(self._session, self._insert, self._row(e))
             if row.applied:
                 written += 1
             elif row.event_id != e.event_id:
@@ -207,45 +256,47 @@ class CassandraEventStore:
                 raise ConcurrencyError(e.stream_id, e.seq, stored[e.seq].event_id, e.event_id)
         return len(events)
 
+    async def _write_index(self, e: StoredEvent) -> None:
+        await execute(self._session, self._index, self._index_row(e))
+
+    # -- rows and reads ----------------------------------------------------------------------
+
     def _row(self, e: StoredEvent) -> tuple[Any, ...]:
         return (
             e.stream_id, self._partition(e.seq), e.seq, e.event_id, e.type,
-            _micros(e.occurred_at), e.payload,
+            micros(e.occurred_at), e.payload,
         )  # fmt: skip
 
-    async def _write_index(self, e: StoredEvent) -> None:
-        micros = _micros(e.occurred_at)
-        bucket = micros // (self.options.bucket_seconds * 1_000_000)
-        params = (bucket, micros, e.stream_id, e.seq, e.event_id, e.type, e.payload)
-        await _execute(self._session, self._index, params)
+    def _index_row(self, e: StoredEvent) -> tuple[Any, ...]:
+        at = micros(e.occurred_at)
+        bucket = at // (self.options.bucket_seconds * 1_000_000)
+        return (bucket, at, e.stream_id, e.seq, e.event_id, e.type, e.payload)
 
     async def read_stream(self, stream_id: str, after_seq: int = 0) -> list[StoredEvent]:
         found: list[StoredEvent] = []
         partition = self._partition(after_seq + 1)
-        while rows := await _execute(
-            self._session, self._select, (stream_id, partition, after_seq)
-        ):
+        while rows := await execute(self._session, self._select, (stream_id, partition, after_seq)):
             found += [
-                StoredEvent(stream_id, r.seq, r.event_id, r.type, _moment(r.occurred_us), r.payload)
+                StoredEvent(stream_id, r.seq, r.event_id, r.type, moment(r.occurred_us), r.payload)
                 for r in rows
             ]
             partition += 1
         return found
 
     async def read_time_range(self, start: datetime, end: datetime) -> list[StoredEvent]:
-        low, high = _micros(start), _micros(end)
+        low, high = micros(start), micros(end)
         size = self.options.bucket_seconds * 1_000_000
         found: list[StoredEvent] = []
         for bucket in range(low // size, (high - 1) // size + 1):
-            rows = await _execute(self._session, self._by_time, (bucket, low, high))
+            rows = await execute(self._session, self._by_time, (bucket, low, high))
             found += [
                 StoredEvent(
-                    r.stream_id, r.seq, r.event_id, r.type, _moment(r.occurred_us), r.payload
+                    r.stream_id, r.seq, r.event_id, r.type, moment(r.occurred_us), r.payload
                 )
                 for r in rows
             ]
         return found
 
     async def stream_ids(self) -> list[str]:
-        rows = await _execute(self._session, self._streams)
+        rows = await execute(self._session, self._streams)
         return sorted({r.stream_id for r in rows})

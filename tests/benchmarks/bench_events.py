@@ -28,7 +28,8 @@ from schemas.codec import default_codec
 from schemas.records import Event, command, utc_now
 from streams.projection import ProjectionKeys
 from streams.store.base import StoredEvent
-from streams.store.cassandra import CassandraEventStore, StoreOptions, _execute
+from streams.store.cassandra import CassandraEventStore, StoreOptions
+from streams.store.driver import execute as _execute
 
 
 def per_call_us(fn: Any, number: int) -> float:

@@ -1,4 +1,5 @@
-"""The event-store contract, run against the in-memory store and against Cassandra."""
+"""The event-store contract, run against the in-memory store and against Cassandra in both append
+modes (fast: read, classify, plain writes; strict: lightweight transactions)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from streams.store.cassandra import CassandraEventStore, StoreOptions
 from streams.store.memory import MemoryEventStore
 
 
-@pytest.fixture(params=["memory", "cassandra"])
+@pytest.fixture(params=["memory", "cassandra-fast", "cassandra-strict"])
 async def store(request: Any, unique: str) -> AsyncIterator[EventStore]:
     if request.param == "memory":
         yield MemoryEventStore()
@@ -24,7 +25,10 @@ async def store(request: Any, unique: str) -> AsyncIterator[EventStore]:
     request.getfixturevalue("cassandra_contact")
     settings: Settings = request.getfixturevalue("settings")
     options = StoreOptions.from_settings(
-        settings, keyspace="qllm_events_contract", partition_size=3
+        settings,
+        keyspace="qllm_events_contract",
+        partition_size=3,
+        strict=request.param == "cassandra-strict",
     )
     cassandra = await CassandraEventStore.open(options)
     yield cassandra
@@ -120,3 +124,26 @@ async def test_time_range_returns_every_stream_in_time_order(store: EventStore) 
 async def test_stream_ids_lists_every_stream(store: EventStore, unique: str) -> None:
     await store.append(_events(f"x-{unique}", 1, 4))
     assert f"x-{unique}" in await store.stream_ids()
+
+
+async def test_a_batch_holding_a_conflict_writes_none_of_its_events(
+    store: EventStore, unique: str
+) -> None:
+    stream = f"job-{unique}"
+    events = _events(stream, 1, 2)
+    await store.append(events)
+    offered = [*_events(stream, 2, 2), *_events(stream, 3, 4)]  # seq 2 is another event's
+    with pytest.raises(ConcurrencyError):
+        await store.append(offered)
+    assert await store.read_stream(stream) == events
+
+
+async def test_appends_that_cross_a_partition_boundary_keep_duplicates_and_new_apart(
+    store: EventStore, unique: str
+) -> None:
+    stream = f"job-{unique}"
+    events = _events(stream, 1, 7)  # partition size 3 on Cassandra: [1-3] [4-6] [7]
+    await store.append(events[:2])
+    result = await store.append(events[1:7])
+    assert (result.written, result.duplicates) == (5, 1)
+    assert await store.read_stream(stream) == events
