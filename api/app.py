@@ -1,9 +1,8 @@
 """Builds the FastAPI application from the settings objects; nothing is built at import time.
 
 ``create_app(settings, config)`` wires, in this order: the resources (opened lazily), the one
-error handler module, the middleware (request id outermost, then access log + metrics; the body
-size limit is FastAPI's own ``max_body_size``, answered 413 through our handler), the routers,
-and the locally served docs.
+error handler module, the middleware (request id outermost, then access log + metrics, then the
+body size limit), the routers, and the locally served docs.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 from api import error_handlers
 from api.auth.store import AuthStore
+from api.body_limit import BodyLimitMiddleware
 from api.config import ApiConfig
 from api.observability import docs, logs
 from api.observability.context import RequestIdMiddleware
@@ -54,12 +54,12 @@ def create_app(
         openapi_url=docs.OPENAPI_URL,
         docs_url=None,
         redoc_url=None,
-        max_body_size=config.max_body_bytes,
         lifespan=lifespan,
     )
     app.state.settings, app.state.config, app.state.resources = settings, config, resources
     app.state.metrics = ApiMetrics()
     error_handlers.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(AccessMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)  # added last = outermost
     for router in routers():
