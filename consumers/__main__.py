@@ -1,0 +1,71 @@
+"""``python -m consumers training|inference|kernels|all``.
+
+One role runs one consumer-group member in this process; start N processes of a role and Kafka
+spreads the topic's partitions over them (each logs the partitions it owns). ``all`` supervises
+one subprocess per role (isolation: a crash or a CUDA fault in one group does not take the others
+down) and restarts a child that exits on its own; SIGTERM/SIGINT is forwarded to the children,
+which checkpoint, commit and leave their groups. Settings come from ``QLLM_*`` (``Settings``)
+and ``QLLM_WORKER_*`` (``WorkerSettings``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import subprocess
+import sys
+import time
+
+from compose.settings import Settings
+from consumers.config import WorkerSettings
+from consumers.runtime import ROLES, run_worker
+
+USAGE = f"usage: python -m consumers {'|'.join(ROLES)}|all"
+
+
+async def _serve(role: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(role, Settings(), WorkerSettings(), stop)
+
+
+def _supervise() -> int:
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for role in ROLES:
+        children[role] = subprocess.Popen([sys.executable, "-m", "consumers", role])
+    while not stopping:
+        for role, child in list(children.items()):
+            if child.poll() is not None and not stopping:
+                logging.warning("consumers %s exited with %s; restarting", role, child.returncode)
+                time.sleep(1.0)
+                children[role] = subprocess.Popen([sys.executable, "-m", "consumers", role])
+        time.sleep(0.5)
+    return max((child.wait() for child in children.values()), default=0)
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if argv == ["all"]:
+        return _supervise()
+    if len(argv) != 1 or argv[0] not in ROLES:
+        print(USAGE, file=sys.stderr)
+        return 2
+    asyncio.run(_serve(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The training worker: jobs from ``qllm.commands.training`` run with ``model/`` in a thread."""

@@ -1,0 +1,82 @@
+"""The training worker against the real stack: a job's life from command to terminal event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compose.settings import Settings
+from consumers.config import WorkerSettings
+from schemas.jobs import CancelJob, PauseJob, ResumeJob, StartTraining
+from schemas.records import command
+from tests.consumers.support import event_store, publish, running_worker, types_of, wait_for_stream
+
+pytestmark = pytest.mark.stack
+
+
+def start(job_id: str, steps: int) -> StartTraining:
+    return command(StartTraining, job_id, "alice", owner="alice", model_id=f"m-{job_id}",
+                   preset="tiny", max_steps=steps)  # fmt: skip
+
+
+def is_contiguous(events: list) -> bool:
+    return [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_tiny_job_succeeds_with_progress_checkpoint_and_evaluation(
+    stack: Settings, worker_settings: WorkerSettings
+) -> None:
+    await publish(stack, start("job-ok", 4))
+    async with running_worker("training", stack, worker_settings), event_store(stack) as store:
+        events = await wait_for_stream(store, "job-ok", lambda es: "JobSucceeded" in types_of(es))
+    assert is_contiguous(events)
+    assert types_of(events) == [
+        "JobSubmitted", "JobStarting", "JobRunning", *["TrainingStepCompleted"] * 4, "JobSucceeded"
+    ]  # fmt: skip
+    steps = [e for e in events if e.type == "TrainingStepCompleted"]
+    assert [e.step for e in steps] == [1, 2, 3, 4]  # type: ignore[attr-defined]
+    assert all(e.tokens_per_s > 0 for e in steps)  # type: ignore[attr-defined]
+    checkpoint = Path(events[-1].checkpoint_uri)  # type: ignore[attr-defined]
+    assert checkpoint.name == "step-00000004" and (checkpoint / "model.safetensors").is_file()
+    evaluation = json.loads((checkpoint / "evaluation.json").read_text())
+    assert evaluation["perplexity"] > 1.0 and evaluation["tokens_scored"] > 0
+    published = Path(worker_settings.models_root()) / "m-job-ok" / "model.safetensors"
+    assert published.is_file()
+
+
+async def test_pause_then_resume_continues_from_the_checkpoint_to_success(
+    stack: Settings, worker_settings: WorkerSettings
+) -> None:
+    job = "job-pause"
+    await publish(stack, start(job, 40))
+    async with running_worker("training", stack, worker_settings), event_store(stack) as store:
+        await wait_for_stream(store, job, lambda es: "TrainingStepCompleted" in types_of(es))
+        await publish(stack, command(PauseJob, job, "alice"))
+        paused = await wait_for_stream(store, job, lambda es: "JobPaused" in types_of(es))
+        paused_at = max(e.step for e in paused if e.type == "TrainingStepCompleted")  # type: ignore[attr-defined]
+        assert paused_at < 40
+        await publish(stack, command(ResumeJob, job, "alice"))
+        events = await wait_for_stream(store, job, lambda es: "JobSucceeded" in types_of(es), 120)
+    assert is_contiguous(events)
+    after = types_of(events)[len(paused) :]
+    assert after[:4] == ["JobResumed", "JobStarting", "JobRunning", "TrainingStepCompleted"]
+    steps = [e.step for e in events if e.type == "TrainingStepCompleted"]  # type: ignore[attr-defined]
+    assert steps == list(range(1, 41))  # every step recorded once, none twice
+    assert Path(worker_settings.checkpoint_url, "jobs", job).is_dir()
+
+
+async def test_stop_cancels_a_running_job_within_a_step(
+    stack: Settings, worker_settings: WorkerSettings
+) -> None:
+    job = "job-stop"
+    await publish(stack, start(job, 200))
+    async with running_worker("training", stack, worker_settings), event_store(stack) as store:
+        await wait_for_stream(store, job, lambda es: "TrainingStepCompleted" in types_of(es))
+        await publish(stack, command(CancelJob, job, "alice", reason="enough"))
+        events = await wait_for_stream(store, job, lambda es: "JobCancelled" in types_of(es))
+    assert is_contiguous(events)
+    assert types_of(events)[-2:] == ["JobCancelRequested", "JobCancelled"]
+    steps = [e.step for e in events if e.type == "TrainingStepCompleted"]  # type: ignore[attr-defined]
+    assert steps[-1] < 200
