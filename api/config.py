@@ -67,7 +67,6 @@ class ApiConfig(BaseSettings):
 
     # every call to Redis or Cassandra is bounded by this; past it the API answers 503
     service_timeout_s: float = Field(2.0, gt=0)
-    retry_after_s: int = Field(5, gt=0)
     redis_prefix: str = "qllm:api:"
     log_level: str = "INFO"
 

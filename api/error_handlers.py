@@ -5,8 +5,9 @@ Two body shapes, chosen by path:
   unmodified OpenAI clients parse it;
 - everything else: the design's ``{"error", "message", "details", "request_id", "timestamp"}``.
 
-Raw Redis and Cassandra connection errors that escape an adapter are mapped to 503 with
-``Retry-After`` here as a last line of defence; adapters normally raise ``ServiceUnavailable``.
+Raw Redis, Cassandra and Kafka connection/timeout errors that escape an adapter are mapped to
+503 with ``Retry-After`` here as a last line of defence; adapters normally raise
+``ServiceUnavailable`` themselves.
 Unexpected exceptions are logged with their traceback and answered 500 without internals.
 """
 
@@ -16,6 +17,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import aiokafka.errors as kafka_errors
+import cassandra
+import cassandra.cluster
 import redis.exceptions as redis_errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -120,8 +124,22 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return render(request, error)
 
 
-async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
-    return render(request, ServiceUnavailable("redis", f"{type(exc).__name__}: {exc}"))
+_UNAVAILABLE: dict[type[Exception], str] = {
+    redis_errors.ConnectionError: "redis",
+    redis_errors.TimeoutError: "redis",
+    cassandra.cluster.NoHostAvailable: "cassandra",
+    cassandra.OperationTimedOut: "cassandra",
+    cassandra.Unavailable: "cassandra",
+    cassandra.Timeout: "cassandra",
+    kafka_errors.KafkaConnectionError: "kafka",
+    kafka_errors.KafkaTimeoutError: "kafka",
+    kafka_errors.NoBrokersAvailable: "kafka",
+}
+
+
+async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
+    service = next(s for kind, s in _UNAVAILABLE.items() if isinstance(exc, kind))
+    return render(request, ServiceUnavailable(service, f"{type(exc).__name__}: {exc}"))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -133,6 +151,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(redis_errors.ConnectionError, _redis_down)
-    app.add_exception_handler(redis_errors.TimeoutError, _redis_down)
+    for kind in _UNAVAILABLE:
+        app.add_exception_handler(kind, _dependency_down)
     app.add_exception_handler(Exception, _unexpected)

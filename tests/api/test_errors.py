@@ -4,8 +4,12 @@ for unknown routes, 413 for big bodies, 503 with Retry-After (fast) when a depen
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
+from cassandra.cluster import NoHostAvailable
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.auth.store import MemoryAuthStore
 from compose.settings import Settings
@@ -73,7 +77,7 @@ async def test_body_over_the_limit_is_413_in_the_format(api: Api) -> None:
 
 
 async def test_chunked_body_over_the_limit_is_413(api: Api) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(10):
             yield b"x" * 1000
 
@@ -122,3 +126,27 @@ async def test_an_unsafe_request_id_is_replaced(api: Api) -> None:
     )
     assert response.headers["X-Request-ID"] not in {"", "bad id\twith spaces"}
     assert len(response.headers["X-Request-ID"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("raised", "service"),
+    [
+        (KafkaConnectionError("broker gone"), "kafka"),
+        (NoHostAvailable("no host", {}), "cassandra"),
+        (RedisTimeoutError("slow"), "redis"),
+    ],
+)
+async def test_raw_dependency_errors_become_503_in_both_shapes(
+    api: Api, raised: Exception, service: str
+) -> None:
+    async def failing() -> None:
+        raise raised
+
+    for path in ("/api/v1/test-failing", "/v1/test-failing"):
+        api.app.add_api_route(path, failing)
+    design = await api.client.get("/api/v1/test-failing")
+    openai = await api.client.get("/v1/test-failing")
+    assert design.status_code == openai.status_code == 503
+    assert design.headers["Retry-After"] == openai.headers["Retry-After"] == "5"
+    assert design.json()["details"]["service"] == service
+    assert openai.json()["error"]["type"] == "server_error"
