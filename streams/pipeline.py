@@ -6,8 +6,10 @@ Faust agent ack the batch, so offsets are committed after the writes.
 
 Per-handler choice (STYLE.md): this is an event handler, so bad input is dead-lettered and the
 batch goes on: undecodable bytes, a record that is not an event, a conflicting event at a stored
-``seq``, a gap the store refuses, an event the fold refuses. Infrastructure errors (Cassandra,
-Redis) are not the message's fault: they propagate, nothing is acked, the message comes again.
+``seq``, a gap the store refuses, an event the fold refuses, a gap the store cannot fill.
+Infrastructure errors (Cassandra, Redis, Kafka) are not the message's fault: each step is retried
+with bounded exponential backoff (``streams.retry``), which is safe because the append and the
+projection are idempotent; past the policy's attempts the error propagates and nothing is acked.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import Event
 from streams.deadletter import DeadLetters, Message, Rejected
 from streams.projection import Projection
+from streams.retry import RetryPolicy, retrying
 from streams.store.base import ConcurrencyError, EventStore, SequenceGap, StoredEvent
 
 
@@ -34,9 +38,11 @@ class BatchOutcome:
 
 class EventPipeline:
     def __init__(
-        self, codec: Codec, store: EventStore, projection: Projection, dead: DeadLetters
-    ) -> None:
+        self, codec: Codec, store: EventStore, projection: Projection, dead: DeadLetters,
+        retry: RetryPolicy | None = None,
+    ) -> None:  # fmt: skip
         self._codec, self._store, self._projection, self._dead = codec, store, projection, dead
+        self._retry = retry or RetryPolicy()
 
     async def handle(self, messages: Sequence[Message]) -> BatchOutcome:
         rejected: list[Rejected] = []
@@ -52,8 +58,14 @@ class EventPipeline:
                 rejected.append(Rejected(message, "NotAnEvent", reason))
                 continue
             decoded.append((record, message))
-        stored, duplicates, accepted = await self._store_all(decoded, rejected)
-        outcome = await self._projection.apply([(e, m.value) for e, m in accepted])
+        stored, duplicates, accepted, refused = await retrying(
+            self._retry, lambda: self._store_all(decoded), "event-store append"
+        )
+        rejected += refused
+        projecting = [(e, m.value) for e, m in accepted]
+        outcome = await retrying(
+            self._retry, lambda: self._projection.apply(projecting), "redis projection"
+        )
         origin = {e.event_id: m for e, m in accepted}
         for unapplied in outcome.unapplied:
             event = unapplied.event  # a caught-up event has no message of this batch
@@ -63,20 +75,21 @@ class EventPipeline:
             message = origin.get(event.event_id, fallback)
             rejected.append(Rejected(message, "Unapplied", unapplied.reason))
         for item in rejected:
-            await self._dead.send(item)
+            await retrying(self._retry, partial(self._dead.send, item), "dead letter")
         return BatchOutcome(stored, duplicates, outcome.applied, len(rejected))
 
     async def _store_all(
-        self, decoded: list[tuple[Event, Message]], rejected: list[Rejected]
-    ) -> tuple[int, int, list[tuple[Event, Message]]]:
+        self, decoded: list[tuple[Event, Message]]
+    ) -> tuple[int, int, list[tuple[Event, Message]], list[Rejected]]:
         by_stream: dict[str, list[tuple[Event, Message]]] = {}
         for event, message in decoded:
             by_stream.setdefault(event.stream_id, []).append((event, message))
+        rejected: list[Rejected] = []
         results = await asyncio.gather(
             *(self._store_stream(group, rejected) for group in by_stream.values())
         )
         accepted = [item for result in results for item in result[2]]
-        return sum(r[0] for r in results), sum(r[1] for r in results), accepted
+        return sum(r[0] for r in results), sum(r[1] for r in results), accepted, rejected
 
     async def _store_stream(
         self, group: list[tuple[Event, Message]], rejected: list[Rejected]
