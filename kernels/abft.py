@@ -48,11 +48,28 @@ class AbftResult:
 
 
 def checksummed_product(a: Array, b: Array, backend: Backend | str | None = None) -> Array:
-    """``[A; 1ᵀA] @ [B, B1]`` of shape ``[m + 1, n + 1]``."""
+    """``[A; 1ᵀA] @ [B, B1]`` of shape ``[m + 1, n + 1]``, as ``AB`` (one aligned GEMM) bordered
+    by the matrix–vector products ``A(B1)``, ``(1ᵀA)B`` and ``(1ᵀA)(B1)``: the same matrix as
+    the encoded product, without padding the GEMM to odd sizes."""
     xp = resolve_backend(backend).xp
-    a_c = xp.concatenate([a, a.sum(axis=0, keepdims=True)], axis=0)  # [m+1, K]
-    b_r = xp.concatenate([b, b.sum(axis=1, keepdims=True)], axis=1)  # [K, n+1]
-    return a_c @ b_r
+    m, n = a.shape[0], b.shape[1]
+    col_sum_a, row_sum_b = a.sum(axis=0), b.sum(axis=1)  # [K], [K]
+    full = xp.empty((m + 1, n + 1), dtype=xp.result_type(a, b))
+    full[:m, :n] = a @ b
+    full[:m, n] = _matvec(xp, a, row_sum_b)
+    full[m, :n] = _vecmat(xp, col_sum_a, b)
+    full[m, n] = col_sum_a @ row_sum_b
+    return full
+
+
+def _matvec(xp: Any, a: Array, v: Array) -> Array:
+    # einsum, not ``@``: NumPy's einsum loop is single-threaded, and multi-threaded BLAS gemv
+    # on a loaded machine was measured 10-50x slower than the loop; on CuPy both are cuBLAS.
+    return xp.einsum("ij,j->i", a, v)
+
+
+def _vecmat(xp: Any, v: Array, a: Array) -> Array:
+    return xp.einsum("j,jk->k", v, a)
 
 
 def checked_matmul(
@@ -114,8 +131,9 @@ def _bounds(bk: Backend, a: Array, b: Array) -> tuple[Array, Array]:
     abs_a, abs_b = xp.abs(a), xp.abs(b)
     col_abs_a = abs_a.sum(axis=0)  # [K]  1ᵀ|A|
     row_abs_b = abs_b.sum(axis=1)  # [K]  |B|1
-    rows = xp.concatenate([abs_a @ row_abs_b, (col_abs_a @ row_abs_b)[None]])  # [m+1]
-    cols = xp.concatenate([col_abs_a @ abs_b, (col_abs_a @ row_abs_b)[None]])  # [n+1]
+    corner = (col_abs_a @ row_abs_b)[None]
+    rows = xp.concatenate([_matvec(xp, abs_a, row_abs_b), corner])  # [m+1]
+    cols = xp.concatenate([_vecmat(xp, col_abs_a, abs_b), corner])  # [n+1]
     factor = SAFETY * u * (k + m + n + 2)
     tiny = float(xp.finfo(a.dtype).tiny)
     return factor * rows + tiny, factor * cols + tiny

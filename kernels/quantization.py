@@ -233,6 +233,14 @@ def _gpu_quantize_pack(
 ) -> tuple[Array, Array]:
     from kernels.cuda import quantize as cuda_quantize
 
+    row_len = w.shape[-1]
+    if cuda_quantize.fusable(plan.group_len, row_len, bits):
+        data, scale, nonfinite = cuda_quantize.fused_quantize_pack(
+            w, u, plan.group_len, row_len, QMAX[scheme], bits, use_mean=scheme == "ternary"
+        )
+        if nonfinite:
+            require_finite(bk, w, "w")
+        return data, scale.reshape(plan.scale_shape)
     n_groups = w.size // plan.group_len
     absmax, abssum, nonfinite = cuda_quantize.abs_stats(w, n_groups, plan.group_len)
     if nonfinite:

@@ -112,6 +112,69 @@ extern "C" __global__ void quantize_pack_f32(
     }
 }
 
+// Single-pass quantize+pack for groups that fit in shared memory (per group of 128, per channel):
+// one block per group stages it in shared memory while reducing max|x| / Σ|x|, then packs from
+// there, so the input is read from global memory once. A group must not straddle rows, and its
+// bytes must not straddle groups (group_len % per_byte == 0, or the group is the whole row).
+extern "C" __global__ void fused_quantize_pack_f32(
+        const float* __restrict__ x, const float* __restrict__ noise, float* __restrict__ scale,
+        unsigned char* __restrict__ out, long long n_groups, int group_len, long long row_len,
+        long long out_row_len, int qmax, int bits, int stochastic, int use_mean,
+        unsigned long long* __restrict__ nonfinite) {
+    extern __shared__ float tile[];  // [group_len]
+    __shared__ float smax[32];
+    __shared__ double ssum[32];
+    __shared__ unsigned long long sbad[32];
+    __shared__ float s_scale;
+    const int per_byte = 8 / bits;
+    const unsigned int mask = (1u << bits) - 1u;
+    const int group_bytes = (group_len + per_byte - 1) / per_byte;
+    for (long long g = blockIdx.x; g < n_groups; g += gridDim.x) {
+        const long long first = g * (long long)group_len;
+        float m = 0.0f;
+        double s = 0.0;
+        unsigned long long bad = 0;
+        for (int i = threadIdx.x; i < group_len; i += blockDim.x) {
+            const float v = x[first + i];
+            const bool ok = isfinite(v);
+            const float a = ok ? fabsf(v) : 0.0f;
+            bad += ok ? 0ull : 1ull;
+            m = fmaxf(m, a);
+            s += (double)a;
+            tile[i] = v;
+        }
+        m = block_max(m, smax);
+        s = block_sum(s, ssum);
+        bad = block_sum(bad, sbad);
+        if (threadIdx.x == 0) {
+            const float sc = use_mean ? (float)(s / (double)group_len) : m / (float)qmax;
+            scale[g] = sc;
+            s_scale = sc;
+            if (bad) atomicAdd(nonfinite, bad);
+        }
+        __syncthreads();
+        const float sc = s_scale;
+        unsigned char* dst = out + (first / row_len) * out_row_len + (first % row_len) / per_byte;
+        for (int b = threadIdx.x; b < group_bytes; b += blockDim.x) {
+            unsigned int byte = 0;
+            for (int p = 0; p < per_byte; ++p) {
+                const int k = b * per_byte + p;
+                int q = 0;
+                if (k < group_len) {
+                    const float v = sc > 0.0f ? tile[k] / sc : 0.0f;
+                    const float rounded = stochastic ? floorf(v + noise[first + k]) : rintf(v);
+                    q = (int)fminf(fmaxf(rounded, (float)-qmax), (float)qmax);
+                }
+                const unsigned int code =
+                    bits == 2 ? (unsigned int)(q + 1) : ((unsigned int)q & mask);
+                byte |= code << (p * bits);
+            }
+            dst[b] = (unsigned char)byte;
+        }
+        __syncthreads();  // tile and s_scale are reused by the block's next group
+    }
+}
+
 // Inverse of quantize_pack_f32 fused with the scaling: one packed byte per thread, per_byte floats
 // out. A ternary field 0b11 is invalid: counted in invalid[0] (the output gets 0 there).
 extern "C" __global__ void unpack_dequantize_f32(
@@ -252,7 +315,12 @@ ALL_SOURCES: dict[str, str] = {
 }
 
 KERNEL_NAMES: dict[str, tuple[str, ...]] = {
-    "quantize": ("group_abs_stats_f32", "quantize_pack_f32", "unpack_dequantize_f32"),
+    "quantize": (
+        "group_abs_stats_f32",
+        "quantize_pack_f32",
+        "fused_quantize_pack_f32",
+        "unpack_dequantize_f32",
+    ),
     "phase": ("phase_align_c64", "phase_align_c128"),
     "syndrome": ("syndrome_u8",),
 }

@@ -60,6 +60,30 @@ def test_symmetric_codes_and_packed_bytes_are_bit_identical(
     np.testing.assert_array_equal(host(cupy_bk, p_gpu.data), p_cpu.data)
 
 
+@pytest.mark.parametrize(
+    ("shape", "granularity", "group_size"),
+    [
+        ((4, 16384), "channel", 128),  # too large to stage: two-pass kernels
+        ((5, 15), "channel", 128),  # odd rows: fused, with a padded last byte
+        ((3, 384), "group", 3),  # bytes straddle groups: two-pass kernels
+        ((1000,), "tensor", 128),  # one small group: fused
+    ],
+)
+def test_every_kernel_layout_packs_bit_identical_int4(
+    rng: np.random.Generator,
+    np_bk: Backend,
+    cupy_bk: Backend,
+    shape: tuple[int, ...],
+    granularity: Granularity,
+    group_size: int,
+) -> None:
+    w = rng.standard_normal(shape).astype(np.float32)
+    cpu = quantize_pack(w, "int4", granularity, group_size, backend=np_bk)
+    gpu = quantize_pack(w, "int4", granularity, group_size, backend=cupy_bk)
+    np.testing.assert_array_equal(host(cupy_bk, gpu.scale), cpu.scale)
+    np.testing.assert_array_equal(host(cupy_bk, gpu.data), cpu.data)
+
+
 @pytest.mark.parametrize("granularity", GRANULARITIES)
 def test_ternary_codes_agree_except_at_rounding_ties(
     rng: np.random.Generator, np_bk: Backend, cupy_bk: Backend, granularity: Granularity
