@@ -11,8 +11,9 @@ Deliberate choices:
 - The syndrome index packs check ``c`` into bit ``c`` of an ``int64``; lookup decoding therefore
   needs ``m ≤ 24`` (a table of ``2^m`` rows). A syndrome no enumerated error produces is reported
   as not decodable (``Decoded.decodable``) and left uncorrected.
-- On NumPy the syndrome is a float32 BLAS product (exact for ``n < 2^24``) reduced mod 2; on
-  CuPy one custom kernel computes syndromes and indices with ``H`` and the words in shared memory.
+- On NumPy the syndrome is an XOR of bit-position rows of the transposed words (one contiguous
+  pass per nonzero of ``H``); on CuPy one custom kernel computes syndromes and indices with ``H``
+  and the words in shared memory (the XOR path is its fallback for codes too large to stage).
 """
 
 from __future__ import annotations
@@ -67,11 +68,21 @@ def syndrome(
         h = bk.asarray(code.checks)
         s, index = cuda_syndrome.syndromes(h, flat, threads)
     else:
-        h = bk.asarray(code.checks.T.astype(np.float32))  # [n, m]
-        s = (flat.astype(xp.float32) @ h).astype(xp.int64) & 1  # [B, m]
-        index = s @ (xp.int64(1) << xp.arange(code.m, dtype=xp.int64))
-        s = s.astype(xp.uint8)
+        s, index = _syndromes_by_xor(xp, code, flat)
     return s.reshape(*w.shape[:-1], code.m), index.reshape(w.shape[:-1])
+
+
+def _syndromes_by_xor(xp: Any, code: ParityCheckCode, flat: Array) -> tuple[Array, Array]:
+    """Bit-position-major words, then each check is the XOR of its support's rows: contiguous,
+    single-threaded passes (a float BLAS product with inner size n was slower and erratic)."""
+    by_bit = xp.ascontiguousarray(flat.T)  # [n, B]
+    s_t = xp.zeros((code.m, flat.shape[0]), dtype=xp.uint8)  # [m, B]
+    index = xp.zeros(flat.shape[0], dtype=xp.int64)
+    for c, row in enumerate(code.checks):
+        for j in np.flatnonzero(row):
+            s_t[c] ^= by_bit[int(j)]
+        index |= s_t[c].astype(xp.int64) << c
+    return xp.ascontiguousarray(s_t.T), index
 
 
 def build_lookup_decoder(code: ParityCheckCode, max_weight: int | None = None) -> LookupDecoder:
