@@ -11,11 +11,14 @@ is worse than a stopped one.
 from __future__ import annotations
 
 import importlib.util
+import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 from compose.settings import Settings
@@ -40,6 +43,31 @@ def services(settings: Settings) -> list[Service]:
         if importlib.util.find_spec(module) is not None:
             found.append(Service("workers", [sys.executable, "-m", "consumers", "all"]))
     return found
+
+
+SECRETS_FILE = Path(".qllm/secrets.env")
+
+
+def ensure_local_secrets(path: Path = SECRETS_FILE) -> None:
+    """Give a local run a JWT secret and a first-admin password unless the environment has them.
+
+    Generated once, kept in a file only its owner can read (mode 600), and exported to the
+    service processes; the values are never printed.
+    """
+    wanted = ("QLLM_JWT_SECRET", "QLLM_API_ADMIN_PASSWORD")
+    if all(os.environ.get(name) for name in wanted):
+        return
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"QLLM_JWT_SECRET={secrets.token_urlsafe(48)}\n")
+            out.write(f"QLLM_API_ADMIN_PASSWORD={secrets.token_urlsafe(18)}\n")
+        print(f"generated a JWT secret and the admin password in {path} (mode 600)", flush=True)
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name in wanted and not os.environ.get(name):
+            os.environ[name] = value
 
 
 def provision_topics(settings: Settings) -> None:
@@ -68,6 +96,7 @@ def _stop_all(running: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def main() -> int:
+    ensure_local_secrets()
     settings = Settings()
     running: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
@@ -85,6 +114,7 @@ def main() -> int:
     url = f"http://{settings.api_host}:{settings.api_port}"
     print(f"\nQLLM is running at {url}", flush=True)
     print(f"  API docs: {url}/docs   readiness: {url}/api/v1/system/health/ready", flush=True)
+    print(f"  log in as admin; the password is in {SECRETS_FILE}", flush=True)
     print("Ctrl-C stops it.", flush=True)
     code = 0
     while not stopping:
