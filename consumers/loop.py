@@ -34,6 +34,7 @@ from compose.settings import Settings
 from consumers.config import WorkerSettings
 from consumers.errors import Poison
 from consumers.offsets import OffsetTracker
+from consumers.wire import Delivery
 from producers.errors import ProducerError
 from streams.deadletter import DeadLetters, Message, Rejected
 from streams.store.base import StoreUnavailable
@@ -61,7 +62,7 @@ def describe(partitions: Iterable[TopicPartition]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions)) or "none"
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Listener(ConsumerRebalanceListener):
     def __init__(self, loop: WorkerLoop) -> None:
         self._loop = loop
 
@@ -117,8 +118,9 @@ class WorkerLoop:
                 batches = await consumer.getmany(timeout_ms=self.worker.poll_timeout_ms)
                 for tp, messages in batches.items():
                     for m in messages:
-                        await self._dispatch(tp, Message(m.topic, m.partition, m.offset,
-                                                         m.key, m.value))  # fmt: skip
+                        delivery = Delivery(m.topic, m.partition, m.offset, m.key, m.value,
+                                            tuple(m.headers or ()))  # fmt: skip
+                        await self._dispatch(tp, delivery)
                 await self.commit()
         finally:
             log.info("%s worker %s stopping", self.role, self.worker.worker_id)
@@ -175,7 +177,7 @@ class WorkerLoop:
         if not moved or self._consumer is None:
             return
         offsets = {tp: OffsetAndMetadata(pos, "") for tp, pos in moved.items()}
-        await self._consumer.commit(offsets)  # type: ignore[arg-type]
+        await self._consumer.commit(offsets)
         self.tracker.committed(moved)
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:

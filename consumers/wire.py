@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from consumers.errors import Poison
 from schemas.codec import Codec
 from schemas.errors import DecodeError
 from schemas.records import Command
 from streams.deadletter import Message
+
+
+@dataclass(frozen=True)
+class Delivery(Message):
+    """A consumed message with its Kafka headers (the batcher reads its options there)."""
+
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def decode_command(codec: Codec, message: Message, allowed: tuple[type[Command], ...]) -> Command:

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 
@@ -27,6 +27,7 @@ from consumers.errors import JobError
 from model import (
     Directive,
     Document,
+    StepCallback,
     StepReport,
     Tokenizer,
     Trainer,
@@ -118,7 +119,8 @@ def run_job(
         checkpoint_every=worker.checkpoint_every, device=_device(worker),
     )  # fmt: skip
     data = build_dataset("standard", tokenizer, worker.seq_len, train_docs)
-    trainer = Trainer(model, tokenizer, config, data, callbacks=[_guard(spec.job_id), on_step])
+    callbacks = [cast(StepCallback, _guard(spec.job_id)), cast(StepCallback, on_step)]
+    trainer = Trainer(model, tokenizer, config, data, callbacks=callbacks)
     if state is not None:
         trainer.load_state(state)
     start = trainer.step

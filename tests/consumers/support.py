@@ -88,3 +88,35 @@ async def wait_for_stream(
 
 def types_of(events: list[Event]) -> list[str]:
     return [e.type for e in events]
+
+
+async def read_results(
+    settings: Settings, done: Callable[[list[tuple[Record, str]]], bool], timeout_s: float = 60
+) -> list[tuple[Record, str]]:
+    """``(result, qllm-kind)`` pairs from the results topic until ``done`` says so."""
+    from aiokafka import AIOKafkaConsumer
+
+    from producers.topics import RESULTS
+
+    consumer = AIOKafkaConsumer(
+        settings.topic(RESULTS),
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: list[tuple[Record, str]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not done(found):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"results not complete within {timeout_s}s: {len(found)} read")
+            batches = await consumer.getmany(timeout_ms=200)
+            for messages in batches.values():
+                for m in messages:
+                    kind = dict(m.headers or ()).get("qllm-kind", b"").decode()
+                    found.append((default_codec().decode(m.value), kind))
+    finally:
+        await consumer.stop()
+    return found

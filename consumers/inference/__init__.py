@@ -1,0 +1,1 @@
+"""The inference batcher: a model registry, dynamic and continuous batching, results on Kafka."""
