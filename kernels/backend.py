@@ -87,7 +87,7 @@ def cupy_backend() -> Backend:
     """The CuPy backend (probed once), or :class:`BackendUnavailableError` saying why not."""
     try:
         import cupy
-    except ImportError as exc:
+    except Exception as exc:  # ImportError, or a warning raised as an error (no CUDA toolkit)
         raise BackendUnavailableError("cupy", f"cupy not importable ({exc})") from exc
     try:
         count = int(cupy.cuda.runtime.getDeviceCount())

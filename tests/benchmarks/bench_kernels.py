@@ -57,7 +57,7 @@ class Case:
     memory_bound: bool = True
 
 
-def best_time(fn: Callable[[], object], min_total: float = 0.4, max_reps: int = 30) -> float:
+def best_time(fn: Callable[[], object], min_total: float = 1.0, max_reps: int = 40) -> float:
     fn()  # warm-up: caches, lazy compilation, allocator
     times: list[float] = []
     while sum(times) < min_total and len(times) < max_reps:
@@ -344,7 +344,7 @@ def run_cpu(rng: np.random.Generator, scale: float) -> None:
         if case.naive is None:
             print(f"| {case.name} | {rate:,.1f} {case.unit}/s | {gbs:.2f} | — | — | — |")
             continue
-        tn = best_time(case.naive, min_total=0.2, max_reps=3)
+        tn = best_time(case.naive, min_total=0.5, max_reps=5)
         naive_rate = case.naive_items / tn
         naive_gbs = naive_rate * case.bytes_moved / case.items / 1e9
         print(
