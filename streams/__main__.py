@@ -1,5 +1,7 @@
-"""``python -m streams worker`` runs the stream processor; ``python -m streams rebuild`` rebuilds
-the Redis projection from Cassandra. Both read ``Settings`` from the ``QLLM_*`` environment."""
+"""``python -m streams worker [--strict-store]`` runs the stream processor (``--strict-store``:
+lightweight-transaction appends instead of the fast single-writer path, see ``store/cassandra``);
+``python -m streams rebuild`` rebuilds the Redis projection from Cassandra. Both read
+``Settings`` from the ``QLLM_*`` environment."""
 
 from __future__ import annotations
 
@@ -11,18 +13,19 @@ from compose.settings import Settings
 
 def main(argv: list[str]) -> None:
     settings = Settings()
-    if argv == ["worker"]:
+    if argv in (["worker"], ["worker", "--strict-store"]):
         from faust import Worker
 
-        from streams.app import create_app
+        from streams.app import StreamsOptions, create_app
 
-        Worker(create_app(settings), loglevel="WARNING").execute_from_commandline()
+        options = StreamsOptions.from_settings(settings, strict_store="--strict-store" in argv)
+        Worker(create_app(settings, options), loglevel="WARNING").execute_from_commandline()
     elif argv == ["rebuild"]:
         from streams.rebuild import rebuild_from_settings
 
         print(f"rebuilt {asyncio.run(rebuild_from_settings(settings))} streams")
     else:
-        sys.exit("usage: python -m streams worker | rebuild")
+        sys.exit("usage: python -m streams worker [--strict-store] | rebuild")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ per stream partition over ``[first-1, last]`` (the predecessor row included, so 
 needs no cached head), each event classified as *new*, *identical redelivery* (same
 ``event_id``: nothing new is written) or *conflict* (another ``event_id``: ``ConcurrencyError``,
 nothing of the batch is written); then the new rows and the time-index rows go out as plain
-(non-LWT) unlogged batches, chunked under Cassandra's batch-size warning threshold.
+(non-LWT) unlogged batches, shared by the appends in flight together (``coalesce``) and chunked
+under Cassandra's batch-size and partitions-per-batch warning thresholds.
 
 Guarantee: a conflict with anything durable before the batch's read is detected and reported,
 never overwritten; a redelivery writes nothing new. What it does *not* guard against: a second
@@ -51,10 +52,9 @@ from streams.store.base import (
     StoreUnavailable,
     check_batch,
 )
+from streams.store.coalesce import Row, WriteCoalescer
 from streams.store.driver import execute, micros, moment
 from streams.store.migrations import migrate
-
-_BATCH_BYTES = 4_000  # under Cassandra's default batch_size_warn_threshold (5 KiB)
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class CassandraEventStore:
     def __init__(self, cluster: Cluster, session: Session, options: StoreOptions) -> None:
         self._cluster, self._session, self.options = cluster, session, options
         self._heads: dict[str, int] = {}
+        self._writes = WriteCoalescer(session)
         ks, prepare = options.keyspace, session.prepare
         columns = "(stream_id, partition_nr, seq, event_id, type, occurred_us, payload)"
         self._put = prepare(f"INSERT INTO {ks}.events_by_stream {columns} VALUES (?,?,?,?,?,?,?)")
@@ -160,6 +161,13 @@ class CassandraEventStore:
     # -- fast mode: one read per partition, classify, plain writes ---------------------------
 
     async def _append_fast(self, events: Sequence[StoredEvent]) -> AppendResult:
+        self._writes.enter()
+        try:
+            return await self._classify_and_write(events)
+        finally:
+            self._writes.leave()
+
+    async def _classify_and_write(self, events: Sequence[StoredEvent]) -> AppendResult:
         stored = await self._stored_ids(events[0].stream_id, events[0].seq - 1, events[-1].seq)
         new: list[StoredEvent] = []
         for e in events:
@@ -174,9 +182,11 @@ class CassandraEventStore:
             head = await self._read_head(new[0].stream_id)
             self._heads[new[0].stream_id] = head
             raise SequenceGap(new[0].stream_id, head + 1, new[0].seq)
-        rows = [(self._put, self._row(e), len(e.payload)) for e in new]
-        rows += [(self._index, self._index_row(e), len(e.payload)) for e in events]
-        await asyncio.gather(*(execute(self._session, b) for b in self._batches(rows)))
+        rows = [Row(self._put, row, row[:2], len(e.payload) + 100) for e in new
+                for row in (self._row(e),)]  # fmt: skip
+        rows += [Row(self._index, row, row[0], len(e.payload) + 100) for e in events
+                 for row in (self._index_row(e),)]  # fmt: skip
+        await self._writes.write(rows)
         return AppendResult(len(new), len(events) - len(new))
 
     async def _stored_ids(self, stream_id: str, low: int, high: int) -> dict[int, str]:
@@ -185,28 +195,6 @@ class CassandraEventStore:
         partitions = range(self._partition(low), self._partition(high) + 1)
         reads = [execute(self._session, self._ids, (stream_id, p, low, high)) for p in partitions]
         return {r.seq: r.event_id for rows in await asyncio.gather(*reads) for r in rows}
-
-    @staticmethod
-    def _batches(rows: list[tuple[Any, tuple[Any, ...], int]]) -> list[Any]:
-        """Unlogged batches of at most ``_BATCH_BYTES`` of payload (a lone row goes unbatched)."""
-        chunks: list[list[tuple[Any, tuple[Any, ...]]]] = [[]]
-        size = 0
-        for statement, params, weight in rows:
-            if chunks[-1] and size + weight + 100 > _BATCH_BYTES:
-                chunks.append([])
-                size = 0
-            chunks[-1].append((statement, params))
-            size += weight + 100  # keys and columns besides the payload
-        batches: list[Any] = []
-        for chunk in filter(None, chunks):
-            if len(chunk) == 1:
-                batches.append(chunk[0][0].bind(chunk[0][1]))
-                continue
-            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-            for statement, params in chunk:
-                batch.add(statement, params)
-            batches.append(batch)
-        return batches
 
     # -- strict mode: lightweight transactions ----------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import os
 import subprocess
@@ -14,15 +15,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from fastavro import schemaless_reader, schemaless_writer
 from redis.asyncio import Redis
 
 from compose.settings import Settings
-from producers.publisher import Publisher, PublisherOptions
-from producers.topics import provision
+from producers.topics import key_for, provision, topic_for
 from schemas import jobs
 from schemas.codec import default_codec
 from schemas.records import Event, command, utc_now
@@ -86,10 +88,11 @@ def bench_codec() -> None:
 
 
 async def bench_lwt(settings: Settings, count: int = 2000, concurrency: int = 64) -> None:
-    """What the lightweight transaction costs: LWT insert vs batched LWT vs plain insert."""
-    options = StoreOptions.from_settings(settings, keyspace="qllm_bench_lwt")
-    store = await CassandraEventStore.open(options)
-    plain = store._session.prepare(
+    """What an append costs: plain insert vs the store's fast mode vs its strict (LWT) mode."""
+    options = StoreOptions.from_settings(settings, keyspace="qllm_bench_lwt", strict=False)
+    fast = await CassandraEventStore.open(options)
+    strict = await CassandraEventStore.open(replace(options, strict=True))
+    plain = fast._session.prepare(
         "INSERT INTO qllm_bench_lwt.events_by_stream (stream_id, partition_nr, seq, event_id, type,"
         " occurred_us, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
@@ -102,7 +105,7 @@ async def bench_lwt(settings: Settings, count: int = 2000, concurrency: int = 64
         ]
 
     async def run(label: str, per_stream: int, write: Any) -> None:
-        streams = [f"{label}-{uuid.uuid4().hex}" for _ in range(count // per_stream)]
+        streams = [f"{label[:8]}-{uuid.uuid4().hex}" for _ in range(count // per_stream)]
         gate = asyncio.Semaphore(concurrency)
 
         async def one(stream: str) -> None:
@@ -116,95 +119,184 @@ async def bench_lwt(settings: Settings, count: int = 2000, concurrency: int = 64
 
     async def plain_insert(events: list[StoredEvent]) -> None:
         for e in events:
-            await _execute(store._session, plain, store._row(e))
+            await _execute(fast._session, plain, fast._row(e))
 
     print(f"\n## Cassandra append cost ({count} events, {concurrency} in flight)")
     print("| write | throughput |\n|---|---|")
-    await run("plain INSERT (no conflict detection), 1 per stream", 1, plain_insert)
-    await run("store.append, LWT, 1 event per call", 1, store.append)
-    await run("store.append, conditional batch of 10 per call", 10, store.append)
-    await store.close()
+    await run("plain INSERT, no index, no conflict detection, 1 per stream", 1, plain_insert)
+    for per_stream in (1, 10):
+        await run(f"store.append fast, {per_stream} per call", per_stream, fast.append)
+        await run(f"store.append strict (LWT), {per_stream} per call", per_stream, strict.append)
+    await fast.close()
+    await strict.close()
 
 
-async def bench_pipeline(settings: Settings, streams: int, steps: int) -> None:
-    tag = uuid.uuid4().hex[:8]
-    own = settings.model_copy(
-        update={"topic_prefix": f"b{tag}.", "cassandra_keyspace": f"bench_{tag}"}
-    )
-    await provision(own)
+class _Receiver:
+    """Follows every live channel of a prefix; the lag of each event as it becomes visible."""
+
+    def __init__(self, redis: Redis, keys: ProjectionKeys) -> None:
+        self._redis, self._keys = redis, keys
+        self.received = 0
+        self.lags: list[float] = []
+        self.last_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _Receiver:
+        pubsub = self._redis.pubsub()
+        await pubsub.psubscribe(f"{self._keys.prefix}:live:*")
+        self._task = asyncio.create_task(self._run(pubsub))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    async def _run(self, pubsub: Any) -> None:
+        codec = default_codec()
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is None:
+                continue
+            now = time.time()
+            occurred = codec.decode(message["data"]).occurred_at.timestamp()
+            self.lags.append(now - occurred)
+            self.received += 1
+            self.last_at = time.perf_counter()
+
+    def reset(self) -> None:
+        self.received, self.lags = 0, []
+
+    async def wait_for(self, count: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.received < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {self.received}/{count} events projected")
+            await asyncio.sleep(0.01)
+
+
+def _interleaved(tag: str, count: int, steps: int = 47) -> list[Event]:
+    """``count`` events of job streams, the streams advancing in waves (seq order per stream)."""
+    streams = -(-count // (steps + 3))
+    histories = [job_history(f"job-{i}-{tag}", steps) for i in range(streams)]
+    return [e for wave in zip(*histories, strict=True) for e in wave][:count]
+
+
+async def _send(producer: AIOKafkaProducer, own: Settings, event: Event) -> None:
+    fresh = replace(event, occurred_at=utc_now())
+    await producer.send(topic_for(fresh, own), default_codec().encode(fresh), key=key_for(fresh))
+
+
+async def _max_throughput(
+    producer: AIOKafkaProducer, own: Settings, receiver: _Receiver, count: int
+) -> tuple[float, float]:
+    """All ``count`` events as fast as the producer goes: (produced/s, projected/s end to end)."""
+    events = _interleaved(uuid.uuid4().hex[:8], count)
+    receiver.reset()
+    start = time.perf_counter()
+    for event in events:
+        await _send(producer, own, event)
+    await producer.flush()
+    produced = time.perf_counter() - start
+    await receiver.wait_for(count, 300)
+    return count / produced, count / (receiver.last_at - start)
+
+
+async def _fixed_rate(
+    producer: AIOKafkaProducer, own: Settings, receiver: _Receiver, rate: int, seconds: float
+) -> tuple[float, list[float]]:
+    """Offer ``rate`` events/s for ``seconds``; the offered rate reached and the sorted lags."""
+    count = int(rate * seconds)
+    events = _interleaved(uuid.uuid4().hex[:8], count)
+    receiver.reset()
+    start, sent = time.perf_counter(), 0
+    while sent < count:
+        due = min(count, int((time.perf_counter() - start) * rate) + 1)
+        for event in events[sent:due]:
+            await _send(producer, own, event)
+        sent = due
+        await asyncio.sleep(0.002)
+    offered = count / (time.perf_counter() - start)
+    await producer.flush()
+    await receiver.wait_for(count, 300)
+    return offered, sorted(receiver.lags)
+
+
+@contextlib.contextmanager
+def _worker(own: Settings, strict: bool) -> Iterator[None]:
     env = {
         **os.environ,
         "QLLM_TOPIC_PREFIX": own.topic_prefix,
         "QLLM_CASSANDRA_KEYSPACE": own.cassandra_keyspace,
     }
+    args = [sys.executable, "-m", "streams", "worker", *(["--strict-store"] if strict else [])]
     log = open(tempfile.mktemp(prefix="bench-streams-", suffix=".log"), "wb")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "streams", "worker"], env=env, stdout=log, stderr=log
-    )
-    redis = Redis.from_url(own.redis_url)
-    keys = ProjectionKeys.from_settings(own)
-    histories = [job_history(f"job-{i}-{tag}", steps) for i in range(streams)]
-    total = sum(len(h) for h in histories)
-    lags: list[float] = []
+    worker = subprocess.Popen(args, env=env, stdout=log, stderr=log)
     try:
-        pubsub = redis.pubsub()
-        await pubsub.psubscribe(f"{keys.prefix}:live:*")
-        async with Publisher(own, PublisherOptions(linger_ms=5)) as publisher:
-            warm = job_history(f"warm-{tag}", 1)
-            await asyncio.gather(*(publisher.publish(e) for e in warm))
-            await _receive(pubsub, len(warm), [])  # the worker is up and has joined its group
-            start = time.perf_counter()
-            receiving = asyncio.create_task(_receive(pubsub, total, lags))
-            ordered = [e for wave in zip(*histories, strict=True) for e in wave]
-            for first in range(0, total, 1000):  # sends are queued in call order: seq order holds
-                now = utc_now()
-                chunk = ordered[first : first + 1000]
-                await asyncio.gather(
-                    *(publisher.publish(replace(e, occurred_at=now)) for e in chunk)
-                )
-            await receiving
-            elapsed = time.perf_counter() - start
-        lags.sort()
-        p50, p99 = lags[len(lags) // 2], lags[int(len(lags) * 0.99)]
-        print(
-            f"\n## sustained producer → Kafka → Cassandra → Redis "
-            f"({streams} job streams, {total} events)"
-        )
-        print("| events/s | lag p50 ms | lag p99 ms | lag max ms |\n|---|---|---|---|")
-        print(
-            f"| {total / elapsed:,.0f} | {p50 * 1e3:.0f} | {p99 * 1e3:.0f} | {lags[-1] * 1e3:.0f} |"
-        )
+        yield
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+        log.close()
+
+
+async def bench_pipeline(
+    settings: Settings, strict: bool, count: int, rates: list[int], seconds: float
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    own = settings.model_copy(
+        update={"topic_prefix": f"b{tag}.", "cassandra_keyspace": f"bench_{tag}"}
+    )
+    await provision(own)
+    redis = Redis.from_url(own.redis_url)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=own.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    mode = "strict (LWT)" if strict else "fast (read + plain writes)"
+    try:
+        with _worker(own, strict):
+            async with _Receiver(redis, ProjectionKeys.from_settings(own)) as receiver:
+                warm = job_history(f"warm-{tag}", 1)
+                for event in warm:
+                    await _send(producer, own, event)
+                await receiver.wait_for(len(warm), 120)  # the worker is up and owns its partitions
+                print(f"\n## producer → Kafka → Faust → Cassandra → Redis, store {mode}")
+                print("| offered events/s | reached | lag p50 ms | lag p99 ms | lag max ms |")
+                print("|---|---|---|---|---|")
+                for rate in rates:
+                    offered, lags = await _fixed_rate(producer, own, receiver, rate, seconds)
+                    p50, p99 = lags[len(lags) // 2], lags[int(len(lags) * 0.99)]
+                    print(
+                        f"| {rate:,} for {seconds:.0f} s | {offered:,.0f} | {p50 * 1e3:.0f} "
+                        f"| {p99 * 1e3:.0f} | {lags[-1] * 1e3:.0f} |"
+                    )
+                produced, projected = await _max_throughput(producer, own, receiver, count)
+                print(
+                    f"\nmax sustained ({count:,} events as fast as the producer goes): "
+                    f"produced {produced:,.0f} events/s, **projected {projected:,.0f} events/s** "
+                    "(first send → last event visible in Redis)"
+                )
+    finally:
+        await producer.stop()
         await redis.aclose()
-
-
-async def _receive(pubsub: Any, count: int, lags: list[float]) -> None:
-    codec = default_codec()
-    received, deadline = 0, time.monotonic() + 120
-    while received < count:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-        if message is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"only {received}/{count} events projected")
-            continue
-        event = codec.decode(message["data"])
-        lags.append((utc_now() - event.occurred_at).total_seconds())
-        received += 1
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--streams", type=int, default=200)
-    parser.add_argument("--steps", type=int, default=47)
+    parser.add_argument("--events", type=int, default=30_000, help="max-throughput run size")
+    parser.add_argument("--rates", default="1000,2500,5000", help="fixed offered rates, events/s")
+    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each fixed rate")
+    parser.add_argument("--strict-events", type=int, default=0, help="also run strict mode")
     parser.add_argument("--skip-stack", action="store_true")
     args = parser.parse_args()
     bench_codec()
     if not args.skip_stack:
         settings = Settings()
+        rates = [int(r) for r in args.rates.split(",") if r]
         asyncio.run(bench_lwt(settings))
-        asyncio.run(bench_pipeline(settings, args.streams, args.steps))
+        asyncio.run(bench_pipeline(settings, False, args.events, rates, args.seconds))
+        if args.strict_events:
+            asyncio.run(bench_pipeline(settings, True, args.strict_events, [500], args.seconds))
 
 
 if __name__ == "__main__":

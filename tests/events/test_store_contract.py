@@ -3,6 +3,7 @@ modes (fast: read, classify, plain writes; strict: lightweight transactions)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -147,3 +148,15 @@ async def test_appends_that_cross_a_partition_boundary_keep_duplicates_and_new_a
     result = await store.append(events[1:7])
     assert (result.written, result.duplicates) == (5, 1)
     assert await store.read_stream(stream) == events
+
+
+async def test_concurrent_appends_to_many_streams_all_read_back(
+    store: EventStore, unique: str
+) -> None:
+    streams = [f"job-{unique}-{i}" for i in range(30)]
+    batches = {s: _events(s, 1, 5) for s in streams}
+    await asyncio.gather(*(store.append(b[:2]) for b in batches.values()))
+    results = await asyncio.gather(*(store.append(b[1:]) for b in batches.values()))
+    assert {(r.written, r.duplicates) for r in results} == {(3, 1)}
+    for stream, events in batches.items():
+        assert await store.read_stream(stream) == events
