@@ -18,7 +18,7 @@ import pytest
 from compose.settings import Settings
 from schemas.jobs import StartTraining
 from schemas.records import command
-from tests.consumers.support import event_store, publish, types_of, wait_for_stream
+from tests.consumers.support import event_store, publish, read_stream, types_of, wait_for_stream
 
 pytestmark = pytest.mark.stack
 STEPS, EVERY = 30, 4
@@ -85,3 +85,27 @@ async def test_sigkilled_worker_job_is_recovered_by_another_worker_with_a_contig
     assert after == "JobRunning" and events[-1].checkpoint_uri.endswith(f"step-{STEPS:08d}")  # type: ignore[attr-defined]
     running = [e.worker_id for e in events if e.type == "JobRunning"]  # type: ignore[attr-defined]
     assert running == ["worker-a", "worker-b"]
+
+
+async def test_sigterm_checkpoints_the_current_step_leaves_the_group_and_the_job_resumes_there(
+    stack: Settings, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    job = "job-term"
+    await publish(stack, command(StartTraining, job, "alice", owner="alice", model_id="m-term",
+                                 preset="tiny", max_steps=STEPS))  # fmt: skip
+    processes.append(first := spawn(stack, tmp_path, "worker-a"))
+    async with event_store(stack) as store:
+        await wait_for_stream(store, job, lambda es: "TrainingStepCompleted" in types_of(es), 120)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0
+        left = await read_stream(store, job)
+        recorded = max(e.step for e in left if e.type == "TrainingStepCompleted")  # type: ignore[attr-defined]
+        saved = sorted((tmp_path / "checkpoints" / "jobs" / job).glob("step-*"))
+        assert saved[-1].name == f"step-{recorded:08d}"  # the step it stopped at was saved
+        processes.append(spawn(stack, tmp_path, "worker-b"))
+        events = await wait_for_stream(store, job, lambda es: "JobSucceeded" in types_of(es), 180)
+    assert types_of(left)[-1] == "TrainingStepCompleted"  # left RUNNING for the next owner
+    recovering = [e for e in events if e.type == "JobRecovering"]
+    assert f"resuming from checkpoint at step {recorded}" in recovering[0].reason  # type: ignore[attr-defined]
+    steps = [e.step for e in events if e.type == "TrainingStepCompleted"]  # type: ignore[attr-defined]
+    assert steps == list(range(1, STEPS + 1))

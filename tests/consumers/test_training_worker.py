@@ -80,3 +80,18 @@ async def test_stop_cancels_a_running_job_within_a_step(
     assert types_of(events)[-2:] == ["JobCancelRequested", "JobCancelled"]
     steps = [e.step for e in events if e.type == "TrainingStepCompleted"]  # type: ignore[attr-defined]
     assert steps[-1] < 200
+
+
+async def test_errors_in_the_job_spend_the_retry_budget_then_fail_it(
+    stack: Settings, worker_settings: WorkerSettings
+) -> None:
+    job = "job-bad"
+    bad = command(StartTraining, job, "alice", owner="alice", model_id="m-bad",
+                  preset="no-such-preset", max_steps=3, retry_budget=1)  # fmt: skip
+    await publish(stack, bad)
+    async with running_worker("training", stack, worker_settings), event_store(stack) as store:
+        events = await wait_for_stream(store, job, lambda es: "JobFailed" in types_of(es))
+    assert types_of(events) == [
+        "JobSubmitted", "JobStarting", "JobRunning", "JobRetrying", "JobRunning", "JobFailed"
+    ]  # fmt: skip
+    assert "no-such-preset" in events[-1].reason  # type: ignore[attr-defined]
