@@ -97,38 +97,44 @@ class ResonanceAttention(nn.Module):
         return self.drop(self.proj(out)), stats
 
     def _iterate(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, valid: Tensor) -> _Resonance:
-        scale = 1.0 / math.sqrt(self.head_dim)
-        base = (q @ k.transpose(-2, -1)) * scale + bias  # [B, H, S, S_k]
+        scale, t_max = 1.0 / math.sqrt(self.head_dim), self.max_iterations
+        base = torch.baddbmm(
+            bias.expand(-1, q.shape[1], -1, -1).flatten(0, 1),
+            q.flatten(0, 1),
+            k.flatten(0, 1).transpose(-2, -1),
+            alpha=scale,
+        ).view(*q.shape[:3], k.shape[2])  # [B, H, S, S_k]
         key_sum = k.sum(-1).unsqueeze(-2) * scale  # [B, H, 1, S_k]
-        active = valid.clone()  # [B, S] rows still iterating
+        steps = torch.arange(t_max, device=q.device, dtype=q.dtype).view(-1, 1)
+        phases = self.phase * torch.sin(math.pi * self.freq * steps / t_max + self.offset)  # [T, H]
+        phases = phases.view(t_max, 1, -1, 1, 1)  # [T, 1, H, 1, 1]
+        active, n_rows = valid.clone(), valid.numel()  # [B, S] rows still iterating
+        n_active = int(active.sum())
         out = torch.zeros_like(q)  # [B, H, S, d]
         row_entropy = torch.zeros(q.shape[:3], dtype=q.dtype, device=q.device)  # [B, H, S]
         row_iters = torch.zeros_like(valid, dtype=torch.long)  # [B, S]
-        t_max = self.max_iterations
         for t in range(t_max):
-            c = self.phase * torch.sin(math.pi * self.freq * t / t_max + self.offset)  # [H]
             beta = self.beta0 + t * self.beta_delta
-            scores = beta * (base + c.view(1, -1, 1, 1) * key_sum)  # [B, H, S, S_k]
+            scores = torch.addcmul(base, phases[t], key_sum).mul_(beta)  # [B, H, S, S_k]
             logp = F.log_softmax(scores, dim=-1)
             p = logp.exp()
             entropy = -(p * logp).sum(-1)  # [B, H, S]
             fresh = p @ v  # [B, H, S, d]
-            mixed = fresh if t == 0 else (1 - self.momentum) * fresh + self.momentum * out
-            gate = active.view(active.shape[0], 1, -1)  # [B, 1, S]
-            moved = mixed - out  # [B, H, S, d]
-            new_out = torch.where(gate.unsqueeze(-1), mixed, out)  # [B, H, S, d]
-            row_entropy = torch.where(gate, entropy, row_entropy)
-            row_iters = row_iters + active.long()
+            mixed = fresh if t == 0 else torch.lerp(out, fresh, 1.0 - self.momentum)
             halt = entropy.detach().mean(1) < self.eps  # [B, S]
             if t > 0:
-                change = _row_norm(moved.detach()) / _row_norm(mixed.detach()).clamp(min=1e-12)
-                halt = halt | (change < self.tol)
-            out, active = new_out, active & ~halt
-            if not bool(active.any()):
+                moved = (mixed - out).detach().square().sum(dim=(1, 3))  # [B, S]
+                size = mixed.detach().square().sum(dim=(1, 3))  # [B, S]
+                halt = halt | (moved < (self.tol**2) * size)
+            if n_active == n_rows:  # nothing halted yet: no row needs protecting
+                out, row_entropy, row_iters = mixed, entropy, row_iters + 1
+            else:
+                gate = active.unsqueeze(1)  # [B, 1, S]
+                out = torch.where(gate.unsqueeze(-1), mixed, out)  # [B, H, S, d]
+                row_entropy = torch.where(gate, entropy, row_entropy)
+                row_iters = row_iters + active.long()
+            active = active & ~halt
+            n_active = int(active.sum())
+            if n_active == 0:
                 break
         return _Resonance(out=out, row_entropy=row_entropy, row_iterations=row_iters)
-
-
-def _row_norm(x: Tensor) -> Tensor:
-    """Norm over heads and head dims: `[B, H, S, d]` → `[B, S]`."""
-    return x.pow(2).sum(dim=(1, 3)).sqrt()
