@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +28,10 @@ def test_importing_kernels_imports_neither_torch_nor_cupy_nor_probes_a_device() 
         "print('torch' in sys.modules, 'cupy' in sys.modules,"
         " b.default_backend.cache_info().currsize)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
     assert out.stdout.split() == ["False", "False", "0"]
 
 
