@@ -11,6 +11,8 @@ Deliberate choices:
   publishes every applied event in order — so the channel carries exactly the applied events, in
   order, once each (the feed relies on this), and a batch costs two round trips whatever its size:
   one pipeline of reads, one pipeline of scripts (the folds run in Python, one JSON per stream).
+  The state this writer last wrote is kept in memory and reused when Redis still holds that
+  ``seq`` (decoding the JSON snapshot is the fold's main cost); any other ``seq`` is read afresh.
 - A duplicate is skipped; a gap is filled from the event store before the event is applied. A
   store that still lacks the missing events after a few tries makes the event ``Unapplied`` (the
   caller dead-letters it with the reason), as does an event the fold refuses; the stream's later
@@ -55,6 +57,7 @@ end
 return -1
 """
 _APPLIED = -1
+_CACHED_STATES = 100_000
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class _Write:
     owner: str = ""
     score: int = 0
     payloads: list[bytes] = field(default_factory=list)
+    folded: Any = None  # the state object ``state`` is the JSON of
 
 
 class Projection:
@@ -124,6 +128,7 @@ class Projection:
         self._redis, self.keys, self._store, self._codec = redis, keys, store, codec
         self._tries, self._first_pause_s = tries, first_pause_s
         self._sha: str | None = None
+        self._states: dict[str, tuple[int, Any]] = {}  # fold cache: skips from_json when fresh
 
     async def current(self, stream_id: str) -> tuple[int, Any]:
         """``(seq, state)`` of a stream as projected (``(0, None)`` when absent)."""
@@ -171,6 +176,11 @@ class Projection:
         for write, part in folded:
             if write is None or write.stream_id not in moved:
                 outcome.add(part)
+        if len(self._states) > _CACHED_STATES:
+            self._states.clear()
+        for write in writes:
+            if write.stream_id not in moved:
+                self._states[write.stream_id] = (write.last, write.folded)
         return moved
 
     async def _run_scripts(self, writes: list[_Write]) -> list[int | None]:
@@ -200,7 +210,11 @@ class Projection:
     ) -> tuple[_Write | None, ProjectionOutcome]:  # fmt: skip
         out = ProjectionOutcome()
         aggregate = aggregate_of(events[0][0])
-        state = from_json(type(aggregate.initial()), raw) if raw else aggregate.initial()
+        cached = self._states.get(stream_id)
+        if cached is not None and cached[0] == seq and raw:
+            state = cached[1]  # states are immutable: what this writer last wrote is still it
+        else:
+            state = from_json(type(aggregate.initial()), raw) if raw else aggregate.initial()
         write = _Write(stream_id, seq, aggregate.kind)
         for index, (event, payload) in enumerate(events):
             if event.seq <= seq:
@@ -225,7 +239,7 @@ class Projection:
             out.applied += 1
         if write.last == 0:
             return None, out
-        write.state = to_json(state)
+        write.state, write.folded = to_json(state), state
         return write, out
 
     async def _catch_up(

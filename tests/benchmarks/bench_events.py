@@ -174,11 +174,19 @@ class _Receiver:
             await asyncio.sleep(0.01)
 
 
+ACTIVE_STREAMS = 50
+
+
 def _interleaved(tag: str, count: int, steps: int = 47) -> list[Event]:
-    """``count`` events of job streams, the streams advancing in waves (seq order per stream)."""
+    """``count`` events of 50-event job histories, ``ACTIVE_STREAMS`` jobs running at a time,
+    their events interleaved in waves (``seq`` order per stream)."""
     streams = -(-count // (steps + 3))
     histories = [job_history(f"job-{i}-{tag}", steps) for i in range(streams)]
-    return [e for wave in zip(*histories, strict=True) for e in wave][:count]
+    ordered: list[Event] = []
+    for first in range(0, streams, ACTIVE_STREAMS):
+        group = histories[first : first + ACTIVE_STREAMS]
+        ordered += [e for wave in zip(*group, strict=True) for e in wave]
+    return ordered[:count]
 
 
 async def _send(producer: AIOKafkaProducer, own: Settings, event: Event) -> None:
@@ -260,7 +268,10 @@ async def bench_pipeline(
                 for event in warm:
                     await _send(producer, own, event)
                 await receiver.wait_for(len(warm), 120)  # the worker is up and owns its partitions
-                print(f"\n## producer → Kafka → Faust → Cassandra → Redis, store {mode}")
+                print(
+                    f"\n## producer → Kafka → Faust → Cassandra → Redis, store {mode}, "
+                    f"{ACTIVE_STREAMS} job streams active at a time"
+                )
                 print("| offered events/s | reached | lag p50 ms | lag p99 ms | lag max ms |")
                 print("|---|---|---|---|---|")
                 for rate in rates:
