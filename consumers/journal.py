@@ -68,6 +68,19 @@ class Journal:
         await self.record(folded, aggregate, events)
         return events
 
+    async def execute_all(
+        self, folded: Folded, aggregate: Aggregate, steps: Sequence[tuple[Command, Adjust | None]]
+    ) -> list[Event]:
+        """Decide several commands in order and record all their events in one append."""
+        state, events = folded.state, []
+        for cmd, adjust in steps:
+            for event in aggregate.decide(state, cmd):
+                event = adjust(event) if adjust is not None else event
+                state = aggregate.evolve(state, event)
+                events.append(event)
+        await self.record(folded, aggregate, events)
+        return events
+
     async def record(self, folded: Folded, aggregate: Aggregate, events: Sequence[Event]) -> None:
         stored = [StoredEvent.of(e, self._codec.encode(e)) for e in events]
         try:

@@ -25,7 +25,7 @@ from typing import Protocol
 import torch
 
 from consumers.errors import ConsumerError
-from consumers.inference.decoder import Row, decode_step, room, static_batch
+from consumers.inference.decoder import ContinuousBatch, Row, room, static_batch
 from consumers.inference.registry import LoadedModel, ModelRegistry
 from consumers.inference.wire import GENERATIVE
 from model import ModelError
@@ -50,6 +50,7 @@ class Request:
     cancelled: bool = False
     sent: int = 0  # characters already streamed
     chunks: int = 0
+    sending: list[asyncio.Future[None]] = field(default_factory=list)
 
     def expired(self) -> bool:
         return self.deadline is not None and time.time() > self.deadline
@@ -130,6 +131,21 @@ class Batcher:
     async def _serve(self, model_id: str, queue: asyncio.Queue[Request]) -> None:
         rows: dict[Request, Row] = {}
         while True:
+            try:
+                await self._serve_rows(model_id, queue, rows)
+            except Exception:  # results could not be published: leave these uncommitted
+                log.exception("scheduler of %s failed; %d requests left unanswered",
+                              model_id, len(rows))  # fmt: skip
+                for req in rows:
+                    if not req.done.done():
+                        req.done.set_result(False)
+                rows.clear()
+
+    async def _serve_rows(
+        self, model_id: str, queue: asyncio.Queue[Request], rows: dict[Request, Row]
+    ) -> None:
+        batch: ContinuousBatch | None = None
+        while True:
             arrivals = await self._collect(
                 queue, wait=not rows, room_for=self.max_batch - len(rows)
             )
@@ -144,8 +160,10 @@ class Batcher:
             for req in (r for r in arrivals if r.op in GENERATIVE):
                 await self._admit(loaded, req, rows)
             await self._drop_gone(rows)
+            if batch is None or batch.engine is not loaded.engine:
+                batch = ContinuousBatch(loaded.engine)
             if rows:
-                await self._advance(loaded, rows)
+                await self._advance(loaded, batch, rows)
 
     async def _collect(
         self, queue: asyncio.Queue[Request], wait: bool, room_for: int
@@ -176,12 +194,13 @@ class Batcher:
             del rows[req]
             await self._fail(req, "cancelled" if req.cancelled else "deadline exceeded")
 
-    async def _advance(self, loaded: LoadedModel, rows: dict[Request, Row]) -> None:
-        engine, batch = loaded.engine, list(rows.values())
-        self.metrics.observe(len(batch))
+    async def _advance(
+        self, loaded: LoadedModel, batch: ContinuousBatch, rows: dict[Request, Row]
+    ) -> None:
+        self.metrics.observe(len(rows))
         try:
             if self.continuous:
-                await asyncio.to_thread(decode_step, engine, batch, self._generator)
+                await asyncio.to_thread(batch.step, list(rows.values()), self._generator)
             else:
                 await asyncio.to_thread(_static, loaded, dict(rows))
         except (ModelError, RuntimeError) as exc:
@@ -189,19 +208,26 @@ class Batcher:
                 await self._fail(req, f"{type(exc).__name__}: {exc}")
             rows.clear()
             return
-        for req, row in list(rows.items()):
-            await self._stream(req, row)
-            if row.finished:
-                del rows[req]
-                self.metrics.tokens += len(row.generated)
-                await self.sink.final(req, row.text, len(row.prompt_ids), len(row.generated))
-                req.done.set_result(True)
+        await asyncio.gather(*(self._stream(req, row) for req, row in rows.items()))
+        finished = [(req, row) for req, row in rows.items() if row.finished]
+        for req, _ in finished:
+            del rows[req]
+        await asyncio.gather(*(self._final(req, row) for req, row in finished))
+
+    async def _final(self, req: Request, row: Row) -> None:
+        await asyncio.gather(*req.sending)
+        self.metrics.tokens += len(row.generated)
+        await self.sink.final(req, row.text, len(row.prompt_ids), len(row.generated))
+        req.done.set_result(True)
 
     async def _stream(self, req: Request, row: Row) -> None:
+        """Send the new text as a chunk without holding up decoding: the final result waits
+        for its request's chunks (one key, one partition, so Kafka keeps them in order)."""
         ready = row.text if row.finished else row.text.rstrip("\ufffd")
         if req.stream and len(ready) > req.sent:
             req.chunks += 1
-            await self.sink.chunk(req, req.chunks, ready[req.sent :])
+            send = self.sink.chunk(req, req.chunks, ready[req.sent :])
+            req.sending.append(asyncio.ensure_future(send))
             req.sent = len(ready)
 
     async def _run_others(self, loaded: LoadedModel, reqs: list[Request]) -> None:
@@ -219,6 +245,7 @@ class Batcher:
             req.done.set_result(True)
 
     async def _fail(self, req: Request, reason: str) -> None:
+        await asyncio.gather(*req.sending, return_exceptions=True)
         await self.sink.fail(req, reason)
         if not req.done.done():
             req.done.set_result(True)

@@ -1,10 +1,13 @@
 """Decoding for the batcher: one step of a continuous batch, and a static batch.
 
 Continuous batching (iteration-level scheduling, as in Orca/vLLM): rows join and leave between
-decode steps. Each step recomputes the left-padded batch without a KV cache (the engine's cache
-is sized per batch, so rows of different ages cannot share it); positions and masks come from
-the attention mask, so a row decodes as it would alone. Static batching runs the engine's cached
-``generate`` for the whole batch. Both run in a worker thread (they block).
+decode steps. The rows share one KV cache (``model.new_cache``); when the membership changes
+(a row joins, is dropped, or finished rows outnumber live ones) the cache is rebuilt by one
+prefill of every row's prompt and tokens so far, left-padded, and cached decoding goes on.
+Positions and masks come from the attention mask, so a row decodes as it would alone.
+``decode_step`` (no cache, full recompute each step) is kept as the simple reference. Static
+batching runs the engine's cached ``generate`` for the whole batch. All of it blocks: it runs in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -81,3 +84,64 @@ def static_batch(engine: GenerationEngine, prompts: list[str], rows: list[Row]) 
         row.generated = list(result.token_ids[: row.max_tokens])
         row.text = engine.tokenizer.decode(row.generated)
         row.finished = True
+
+
+class _Cached:
+    """Rows decoding together over one KV cache, from one prefill."""
+
+    def __init__(self, engine: GenerationEngine, rows: list[Row]) -> None:
+        self.engine, self.rows = engine, rows
+        seqs = [r.prompt_ids + r.generated for r in rows]
+        width = max(len(s) for s in seqs)
+        remaining = max(r.max_tokens - len(r.generated) for r in rows)
+        ids = torch.full((len(rows), width), engine.tokenizer.pad_id, dtype=torch.long)  # [B, L]
+        mask = torch.zeros_like(ids)  # [B, L]
+        for i, seq in enumerate(seqs):
+            ids[i, width - len(seq) :] = torch.tensor(seq)
+            mask[i, width - len(seq) :] = 1
+        model: Any = engine.model
+        self.cache = model.new_cache(len(rows), width + remaining + 1)
+        self.mask = mask.to(engine.device)
+        self.logits = self._run(ids.to(engine.device))  # [B, V]
+
+    def _run(self, ids: torch.Tensor) -> torch.Tensor:
+        out: Any = self.engine.model(ids, self.mask, cache=self.cache)
+        return out.logits[:, -1].float()  # [B, V]
+
+    def step(self, generator: torch.Generator) -> None:
+        tokens = _choose(self.logits, self.rows, generator)
+        for row, token in zip(self.rows, tokens, strict=True):
+            if not row.finished:
+                _extend(self.engine, row, token)
+        if all(r.finished for r in self.rows):
+            return
+        new = torch.tensor(tokens, device=self.engine.device).view(-1, 1)  # [B, 1]
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+        self.logits = self._run(new)
+
+
+class ContinuousBatch:
+    """The cached batch of one model's scheduler; rebuilt when its membership changes."""
+
+    def __init__(self, engine: GenerationEngine) -> None:
+        self.engine = engine
+        self._batch: _Cached | None = None
+        self.rebuilds = 0
+
+    @torch.no_grad()
+    def step(self, rows: list[Row], generator: torch.Generator) -> None:
+        """Advance ``rows`` (the live rows, in any order) by one token each."""
+        if self._stale(rows):
+            self._batch = _Cached(self.engine, list(rows))
+            self.rebuilds += 1
+        assert self._batch is not None
+        self._batch.step(generator)
+
+    def _stale(self, rows: list[Row]) -> bool:
+        if self._batch is None:
+            return True
+        members = {id(r) for r in self._batch.rows}
+        live = {id(r) for r in rows}
+        finished = sum(r.finished for r in self._batch.rows)
+        dropped = any(id(r) not in live and not r.finished for r in self._batch.rows)
+        return not live <= members or dropped or finished > len(rows)

@@ -206,17 +206,30 @@ class TrainingHandler:
             await drain
 
     async def _record_steps(self, job: RunningJob, queue: asyncio.Queue[StepReport | None]) -> None:
-        every, last = self._worker.progress_every, job.spec.max_steps
-        while (report := await queue.get()) is not None:
-            if report.step <= job.recorded or (report.step % every and report.step != last):
-                continue
+        """Record due steps; the reports queued meanwhile go in one append (one LWT batch)."""
+        every, last, finished = self._worker.progress_every, job.spec.max_steps, False
+        while not finished:
+            reports = [await queue.get()]
+            while not queue.empty():
+                reports.append(queue.get_nowait())
+            finished = reports[-1] is None
+            due = [r for r in reports if r is not None and r.step > job.recorded
+                   and (r.step % every == 0 or r.step == last)]  # fmt: skip
             async with job.lock:
-                if job.folded.state.status is not JobStatus.RUNNING:
-                    continue  # cancelling: steps after the request are not progress
-                cmd = self._command(RecordTrainingStep, job.spec.job_id, step=report.step,
-                                    loss=report.loss)  # fmt: skip
-                await self._execute(job.folded, cmd, tokens_per_s=report.tokens_per_s)
-                job.recorded = report.step
+                if due and job.folded.state.status is JobStatus.RUNNING:  # not while cancelling
+                    await self._record(job, due)
+
+    async def _record(self, job: RunningJob, due: list[StepReport]) -> None:
+        steps = [
+            (self._command(RecordTrainingStep, job.spec.job_id, step=r.step, loss=r.loss),
+             with_payload(tokens_per_s=r.tokens_per_s))
+            for r in due
+        ]  # fmt: skip
+        try:
+            await self._journal.execute_all(job.folded, JOB, steps)
+        except IllegalTransition as exc:
+            raise Poison("IllegalTransition", str(exc), job.folded.state.status) from exc
+        job.recorded = due[-1].step
 
     async def _job_error(self, job: RunningJob, reason: str) -> bool:
         """Record an error of the job; True when the budget allows another attempt."""

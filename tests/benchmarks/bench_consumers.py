@@ -1,0 +1,322 @@
+"""Consumer-group benchmarks: the inference batcher and the training worker, measured side by side.
+
+Run from the repo root with the stack up:  python -m tests.benchmarks.bench_consumers [--quick]
+
+Inference (vLLM's metric names): TTFT (first streamed chunk), TPOT (time per output token after
+the first), ITL (gap between chunks), end-to-end latency, throughput (requests/s, tokens/s), for
+closed-loop clients (each sends its next request when its previous answer arrived), every request
+streaming, greedy, ``max_tokens`` new tokens, on the ``preset:tiny`` model:
+- the same batcher through Kafka (worker task + results consumer) vs called in-process;
+- a naive server: one HTTP request → one ``engine.generate`` in a thread, no batching;
+- static (engine KV cache, whole batches) vs continuous (rows join between steps) batching.
+Training: the worker end to end (command → JobSucceeded, every step recorded) vs ``run_job``
+alone (the bare loop: same model, data, steps, checkpoints and evaluation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+from starlette.applications import Starlette
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from compose.settings import Settings
+from consumers.config import WorkerSettings
+from consumers.inference.batcher import Batcher, Request
+from consumers.inference.registry import LoadedModel, ModelRegistry, load_model
+from consumers.inference.wire import headers_for
+from consumers.runtime import run_worker
+from consumers.training.run import JobControl, JobSpec, run_job
+from model import GenerationConfig
+from producers.publisher import Publisher
+from producers.topics import INFERENCE, RESULTS, provision
+from schemas.codec import default_codec
+from schemas.inference import RunInference
+from schemas.jobs import StartTraining
+from schemas.records import command
+from streams.store.cassandra import CassandraEventStore, StoreOptions
+
+MODEL, MAX_BATCH, MAX_WAIT_S = "preset:tiny", 32, 0.005
+
+
+@dataclass
+class Timeline:
+    sent: float
+    chunks: list[float] = field(default_factory=list)
+    done: float = 0.0
+    tokens: int = 0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def summarize(lines: list[Timeline], wall: float) -> dict[str, float]:
+    ttft = [(t.chunks[0] if t.chunks else t.done) - t.sent for t in lines]
+    tpot = [(t.done - t.chunks[0]) / (t.tokens - 1) for t in lines if t.chunks and t.tokens > 1]
+    itl = [b - a for t in lines for a, b in zip(t.chunks, t.chunks[1:], strict=False)]
+    e2e = [t.done - t.sent for t in lines]
+    return {
+        "ttft_p50_ms": pct(ttft, 0.5) * 1e3, "tpot_ms": statistics.fmean(tpot or [0]) * 1e3,
+        "itl_p50_ms": pct(itl, 0.5) * 1e3, "e2e_p50_ms": pct(e2e, 0.5) * 1e3,
+        "e2e_p99_ms": pct(e2e, 0.99) * 1e3, "req_s": len(lines) / wall,
+        "tok_s": sum(t.tokens for t in lines) / wall,
+    }  # fmt: skip
+
+
+Submit = Callable[[str, str, Timeline], Awaitable[None]]
+
+
+async def closed_loop(clients: int, per_client: int, submit: Submit) -> dict[str, float]:
+    lines: list[Timeline] = []
+
+    async def client(c: int) -> None:
+        for i in range(per_client):
+            line = Timeline(time.perf_counter())
+            lines.append(line)
+            await submit(f"{uuid.uuid4().hex[:8]}-{c}-{i}", f"def task_{c}_{i}(value):", line)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(c) for c in range(clients)))
+    return summarize(lines, time.perf_counter() - start)
+
+
+# -- in-process ----------------------------------------------------------------------------------
+class LocalSink:
+    def __init__(self) -> None:
+        self.lines: dict[str, Timeline] = {}
+
+    async def chunk(self, req: Request, index: int, text: str) -> None:
+        self.lines[req.request_id].chunks.append(time.perf_counter())
+
+    async def final(self, req: Request, text: str, prompt_tokens: int, completion: int) -> None:
+        line = self.lines.pop(req.request_id)
+        line.done, line.tokens = time.perf_counter(), completion
+
+    async def fail(self, req: Request, reason: str) -> None:
+        raise RuntimeError(reason)
+
+
+async def in_process(clients: int, per: int, tokens: int, continuous: bool = True) -> dict:
+    sink = LocalSink()
+    batcher = Batcher(ModelRegistry(".", 2**30), sink, MAX_BATCH, MAX_WAIT_S, continuous)
+
+    async def submit(rid: str, prompt: str, line: Timeline) -> None:
+        sink.lines[rid] = line
+        req = Request(rid, MODEL, "generate", prompt, [], tokens, 0.0, stream=True)
+        batcher.submit(req)
+        await req.done
+
+    try:
+        await closed_loop(1, 1, submit)  # warm-up: model load
+        batcher.metrics.sizes.clear()
+        result = await closed_loop(clients, per, submit)
+    finally:
+        await batcher.close()
+    return {**result, "mean_batch": batcher.metrics.mean_size}
+
+
+# -- through Kafka -------------------------------------------------------------------------------
+async def through_kafka(settings: Settings, worker: WorkerSettings, clients: int, per: int,
+                        tokens: int) -> dict:  # fmt: skip
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    settings = settings.model_copy(update={"topic_prefix": prefix})
+    await provision(settings)
+    lines: dict[str, Timeline] = {}
+    waiting: dict[str, asyncio.Future[None]] = {}
+    codec = default_codec()
+    consumer = AIOKafkaConsumer(settings.topic(RESULTS), bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_wait_ms=1)  # fmt: skip
+
+    async def read() -> None:
+        async for m in consumer:
+            result, now = codec.decode(m.value), time.perf_counter()
+            line = lines.get(result.stream_id)
+            if line is None:
+                continue
+            if dict(m.headers or ()).get("qllm-kind") == b"chunk":
+                line.chunks.append(now)
+            else:
+                line.done, line.tokens = now, getattr(result, "completion_tokens", 0)
+                waiting.pop(result.stream_id).set_result(None)
+
+    stop, holder = asyncio.Event(), []
+    worker_task = asyncio.create_task(run_worker("inference", settings, worker, stop,
+                                                 on_loop=holder.append))  # fmt: skip
+    await consumer.start()
+    reader = asyncio.create_task(read())
+    async with Publisher(settings) as publisher:
+        while not (holder and holder[0].owned):
+            await asyncio.sleep(0.1)
+
+        async def submit(rid: str, prompt: str, line: Timeline) -> None:
+            lines[rid], waiting[rid] = line, asyncio.get_running_loop().create_future()
+            cmd = command(RunInference, rid, "bench", model_id=MODEL, prompt=prompt,
+                          max_tokens=tokens, temperature=0.0)  # fmt: skip
+            await publisher.publish_raw(
+                settings.topic(INFERENCE),
+                MODEL.encode(),
+                codec.encode(cmd),
+                headers_for("generate", stream=True),
+            )
+            await waiting[rid]
+
+        await closed_loop(1, 2, submit)  # warm-up: model load, tokenizer
+        metrics = holder[0].handler.batcher.metrics
+        metrics.sizes.clear()
+        result = await closed_loop(clients, per, submit)
+    stop.set()
+    await worker_task
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    await consumer.stop()
+    return {**result, "mean_batch": metrics.mean_size}
+
+
+# -- naive per-request HTTP server ---------------------------------------------------------------
+async def naive_http(loaded: LoadedModel, clients: int, per: int, tokens: int) -> dict:
+    config = GenerationConfig(max_new_tokens=tokens, temperature=0.0)
+
+    async def generate(request: HttpRequest) -> JSONResponse:
+        prompt = (await request.json())["prompt"]
+        result = await asyncio.to_thread(loaded.engine.generate, prompt, config)
+        return JSONResponse({"text": result[0].text, "tokens": len(result[0].token_ids)})
+
+    app = Starlette(routes=[Route("/generate", generate, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, port=8765, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    limits = httpx.Limits(max_connections=clients + 4)
+    async with httpx.AsyncClient(base_url="http://127.0.0.1:8765", limits=limits,
+                                 timeout=120) as http:  # fmt: skip
+
+        async def submit(rid: str, prompt: str, line: Timeline) -> None:
+            body = (await http.post("/generate", json={"prompt": prompt})).json()
+            line.done, line.tokens = time.perf_counter(), body["tokens"]
+
+        result = await closed_loop(clients, per, submit)
+    server.should_exit = True
+    await serving
+    return result
+
+
+# -- training ------------------------------------------------------------------------------------
+async def training_overhead(settings: Settings, steps: int) -> dict[str, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    worker = WorkerSettings(worker_id="bench", checkpoint_url=str(tmp / "worker"),
+                            checkpoint_every=20, progress_every=1)  # fmt: skip
+    noop = lambda *args: None  # noqa: E731
+    run_job(JobSpec("warm", "tiny", 1, tmp / "warm"), worker, JobControl(), noop, noop)
+    start = time.perf_counter()
+    run_job(JobSpec("bare", "tiny", steps, tmp / "bare"), worker, JobControl(), noop, noop)
+    bare = time.perf_counter() - start
+
+    settings = settings.model_copy(
+        update={
+            "topic_prefix": f"b{uuid.uuid4().hex[:8]}.",
+            "cassandra_keyspace": f"bench_{uuid.uuid4().hex[:8]}",
+        }
+    )
+    stop, holder = asyncio.Event(), []
+    task = asyncio.create_task(run_worker("training", settings, worker, stop,
+                                          on_loop=holder.append))  # fmt: skip
+    while not (holder and holder[0].owned):
+        await asyncio.sleep(0.1)
+    store = await CassandraEventStore.open(StoreOptions.from_settings(settings))
+    async with Publisher(settings) as publisher:
+        start = time.perf_counter()
+        await publisher.publish(
+            command(
+                StartTraining,
+                "job",
+                "bench",
+                owner="bench",
+                model_id="m",
+                preset="tiny",
+                max_steps=steps,
+            )
+        )
+        while not any(e.type == "JobSucceeded" for e in await store.read_stream("job")):
+            await asyncio.sleep(0.05)
+        through = time.perf_counter() - start
+    events = len(await store.read_stream("job"))
+    await store.close()
+    stop.set()
+    await task
+    return {"bare_s": bare, "worker_s": through, "overhead": through / bare - 1, "events": events}
+
+
+# -- report --------------------------------------------------------------------------------------
+def row(name: str, r: dict[str, Any]) -> str:
+    keys = ("ttft_p50_ms", "tpot_ms", "itl_p50_ms", "e2e_p50_ms", "e2e_p99_ms", "req_s", "tok_s",
+            "mean_batch")  # fmt: skip
+    return f"| {name} | " + " | ".join(f"{r.get(k, float('nan')):.1f}" for k in keys) + " |"
+
+
+async def main(quick: bool) -> None:
+    settings = Settings()
+    tokens, per = 16, 2 if quick else 4
+    levels = (1, 8, 32) if quick else (1, 8, 32, 64)
+    worker = WorkerSettings(worker_id="bench", max_batch_size=MAX_BATCH,
+                            max_wait_ms=MAX_WAIT_S * 1000)  # fmt: skip
+    loaded = load_model(Path("."), MODEL, "cpu")
+    header = ("| run | TTFT p50 ms | TPOT ms | ITL p50 ms | E2E p50 ms | E2E p99 ms | req/s | "
+              "tok/s | mean batch |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    print(header)
+    results: dict[str, dict[str, Any]] = {}
+    for n in levels:
+        for name, run in (
+            (f"in-process, {n} clients", in_process(n, per, tokens)),
+            (f"Kafka, {n} clients", through_kafka(settings, worker, n, per, tokens)),
+        ):
+            results[name] = await run
+            print(row(name, results[name]), flush=True)
+    await naive_http(loaded, 1, 1, tokens)  # warm-up
+    results["naive"] = await naive_http(loaded, 32, per, tokens)
+    print(row("naive HTTP, 32 clients", results["naive"]), flush=True)
+    results["static"] = await in_process(32, per, tokens, continuous=False)
+    print(row("in-process static, 32 clients", results["static"]), flush=True)
+    k32, p32 = results["Kafka, 32 clients"], results["in-process, 32 clients"]
+    print(
+        f"\nKafka / in-process throughput at 32 clients: {k32['req_s'] / p32['req_s']:.2f}x; "
+        f"added p50 latency {k32['e2e_p50_ms'] - p32['e2e_p50_ms']:.1f} ms"
+    )
+    print(
+        f"Kafka batcher / naive HTTP throughput at 32 clients: "
+        f"{k32['req_s'] / results['naive']['req_s']:.2f}x"
+    )
+    print(
+        f"continuous / static throughput at 32 clients: "
+        f"{p32['req_s'] / results['static']['req_s']:.2f}x"
+    )
+    train = await training_overhead(settings, 30 if quick else 60)
+    print(
+        f"\ntraining {30 if quick else 60} steps: bare {train['bare_s']:.2f} s, through the "
+        f"worker {train['worker_s']:.2f} s ({train['events']} events) → overhead "
+        f"{train['overhead'] * 100:+.1f}%"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    asyncio.run(main(parser.parse_args().quick))
