@@ -16,7 +16,7 @@ Training
 Checkpoints
     `save_checkpoint(path, model, tokenizer, ...)`, `load_checkpoint(path)` → `Checkpoint`.
 Generation
-    `GenerationEngine` (`generate`, `stream`, `embed`, `similarity`, `generate_json`),
+    `GenerationEngine` (`generate`, `chat`, `stream`, `embed`, `similarity`, `generate_json`),
     `GenerationConfig`, `GenerationResult`.
 Evaluation
     `evaluate(model, tokenizer, texts, ...)` → `EvaluationReport`; `compare(...)`.

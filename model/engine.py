@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from model.batches import prompt_ids
 from model.config import ModelConfig
 from model.errors import GenerationError
 from model.extensions.structured import JsonConstraint
@@ -113,6 +114,14 @@ class GenerationEngine:
         batch = [prompts] if isinstance(prompts, str) else list(prompts)
         encoded = [self.tokenizer.encode(p, add_bos=True) for p in batch]
         return self.generate_ids(encoded, config or GenerationConfig(), image_features)
+
+    def chat(
+        self, prompts: str | Sequence[str], config: GenerationConfig | None = None
+    ) -> list[GenerationResult]:
+        """Reply to user prompts framed as in dialogue training (`<|user|> … <|assistant|>`)."""
+        batch = [prompts] if isinstance(prompts, str) else list(prompts)
+        encoded = [prompt_ids(p, self.tokenizer) for p in batch]
+        return self.generate_ids(encoded, config or GenerationConfig())
 
     @torch.no_grad()
     def generate_ids(

@@ -90,7 +90,7 @@ class StepReport:
 
 
 class StepCallback(Protocol):
-    def __call__(self, report: StepReport) -> None: ...
+    def __call__(self, report: StepReport, /) -> None: ...
 
 
 class Directive(Enum):

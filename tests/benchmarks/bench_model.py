@@ -135,7 +135,8 @@ def main() -> None:
     quality = bench_quality(tok, train_docs, held, quality_steps)
     lines += [
         "",
-        f"### QLLM vs baseline: tiny preset, {quality_steps} steps × 16 × 64 tokens, same data order",
+        f"### QLLM vs baseline: tiny preset, {quality_steps} steps × 16 × 64 tokens, "
+        "same data order",
         "",
         "Held-out perplexity on the default corpus (sliding window 64, stride 32, 8,192 tokens).",
         "",
@@ -149,8 +150,13 @@ def main() -> None:
         )
     q, b = quality["qllm"], quality["baseline"]
     winner = "QLLM" if q["ppl"] < b["ppl"] else "the baseline"
-    lines += ["", f"Perplexity ratio QLLM / baseline: {q['ppl'] / b['ppl']:.3f} ({winner} wins at equal steps);"
-              f" training-time ratio {q['train_s'] / b['train_s']:.1f}×.", ""]  # fmt: skip
+    ratio = q["ppl"] / b["ppl"]
+    lines += [
+        "",
+        f"Perplexity ratio QLLM / baseline: {ratio:.3f} ({winner} wins at equal steps); "
+        f"training-time ratio {q['train_s'] / b['train_s']:.1f}×.",
+        "",
+    ]
     text = "\n".join(lines)
     print(text)
     if args.write:

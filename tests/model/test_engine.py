@@ -140,3 +140,15 @@ def test_embeddings_are_pooled_hidden_states_and_similarity_is_their_cosine(
     assert engine.similarity("alpha beta", "alpha beta") == pytest.approx(1.0, abs=1e-5)
     expected = torch.nn.functional.cosine_similarity(vectors[0], vectors[1], dim=0)
     assert engine.similarity("alpha beta", "gamma") == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_chat_frames_the_prompt_as_dialogue_training_does(
+    tiny: ModelConfig, tokenizer: Tokenizer
+) -> None:
+    engine = _engine(tiny, tokenizer)
+    config = GenerationConfig(max_new_tokens=6, temperature=0)
+    framed = [tokenizer.bos_id, tokenizer.user_id, *tokenizer.encode("hi"), tokenizer.assistant_id]
+    assert (
+        engine.chat("hi", config)[0].token_ids == engine.generate_ids([framed], config)[0].token_ids
+    )
+    assert engine.chat("hi", config)[0].prompt_tokens == len(framed)
