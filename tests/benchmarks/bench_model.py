@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import statistics
 import sys
@@ -113,8 +114,9 @@ def main() -> None:
         "",
         f"Command: `python -m tests.benchmarks.bench_model{' --quick' if args.quick else ''}"
         f"{' --write' if args.write else ''}` — "
-        f"{datetime.date.today()}, {platform.machine()} {torch.get_num_threads()}-thread CPU "
-        f"({'CUDA' if torch.cuda.is_available() else 'no GPU'}), torch {torch.__version__}.",
+        f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()}-core CPU, "
+        f"{torch.get_num_threads()} intra-op thread, "
+        f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}, torch {torch.__version__}.",
         "",
         f"### Generation, {new_tokens} new tokens, greedy, tiny preset, batch 1",
         "",
