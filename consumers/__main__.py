@@ -1,7 +1,8 @@
 """``python -m consumers training|inference|kernels|all``.
 
 One role runs one consumer-group member in this process; start N processes of a role and Kafka
-spreads the topic's partitions over them (each logs the partitions it owns). ``all`` supervises
+spreads the topic's partitions over them (each logs the partitions it owns), e.g. three training
+workers on one host: ``for i in 1 2 3; do python -m consumers training & done``. ``all`` supervises
 one subprocess per role (isolation: a crash or a CUDA fault in one group does not take the others
 down) and restarts a child that exits on its own; SIGTERM/SIGINT is forwarded to the children,
 which checkpoint, commit and leave their groups. Settings come from ``QLLM_*`` (``Settings``)

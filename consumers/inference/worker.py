@@ -12,6 +12,7 @@ since its client is waiting for an answer.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -30,6 +31,8 @@ from schemas.codec import Codec
 from schemas.inference import InferenceCompleted, InferenceFailed, RunInference
 from schemas.records import Result, utc_now
 from streams.deadletter import Message
+
+log = logging.getLogger("consumers.inference")
 
 
 class KafkaResults:
@@ -128,6 +131,9 @@ class InferenceHandler:
 
     async def close(self) -> None:
         await self.batcher.close()
+        m = self.batcher.metrics
+        log.info("batch sizes: mean %.2f max %d over %d steps, %d requests, %d tokens",
+                 m.mean_size, m.max_size, sum(m.sizes.values()), m.requests, m.tokens)  # fmt: skip
 
 
 def build_inference_handler(res: Resources) -> InferenceHandler:
