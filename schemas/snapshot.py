@@ -1,6 +1,8 @@
 """JSON snapshots of aggregate states (what the Redis projection stores), and back.
 
 Pure and generic over the state dataclasses: enums as their value, datetimes as ISO-8601.
+Per class, the field names and a converter per field are built once (``typing.get_type_hints``
+evaluates string annotations: far too slow per call on the projection's path).
 """
 
 from __future__ import annotations
@@ -8,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
+from functools import cache
 from typing import Any, TypeVar
 
 S = TypeVar("S")
@@ -23,24 +27,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def to_json(state: Any) -> str:
-    fields = dataclasses.fields(state)
-    return json.dumps({f.name: _plain(getattr(state, f.name)) for f in fields}, sort_keys=True)
+    return json.dumps(
+        {name: _plain(getattr(state, name)) for name in _names(type(state))}, sort_keys=True
+    )
 
 
-def _typed(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any) -> Callable[[Any], Any]:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if args else hint
     if isinstance(base, type) and issubclass(base, Enum):
-        return base(value)
+        return base
     if base is datetime:
-        return datetime.fromisoformat(value)
-    return value
+        return datetime.fromisoformat
+    return _identity
+
+
+@cache
+def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
+    return {name: _converter(hint) for name, hint in typing.get_type_hints(cls).items()}
 
 
 def from_json(cls: type[S], text: str | bytes) -> S:
     data = json.loads(text)
-    hints = typing.get_type_hints(cls)
-    return cls(**{name: _typed(hints[name], value) for name, value in data.items()})
+    convert = _converters(cls)
+    return cls(**{n: None if v is None else convert[n](v) for n, v in data.items()})

@@ -3,8 +3,11 @@
 One agent, ``store_and_project``, at concurrency 1 over the three event topics (DESIGN.md:
 concurrency 1 and no Faust tables — state lives in Cassandra and Redis). It takes batches with
 ``take_events``, which acks each event only after the body has handled the batch, so Faust commits
-offsets only after the writes are durable. Storing and projecting in one agent keeps the order
-"Cassandra, then Redis" per event, which the projection's catch-up from Cassandra relies on.
+offsets only after the writes are durable. ``take_events`` waits ``batch_within_s`` after every
+batch (its timer starts when the previous batch is done, not at the first event), so that wait is
+added to every event's lag and kept short; the consumer's fetch wait is bounded (``transport``).
+Storing and projecting in one agent keeps the order "Cassandra, then Redis" per event,
+which the projection's catch-up from Cassandra relies on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from streams.deadletter import KafkaDeadLetters, Message
 from streams.pipeline import EventPipeline
 from streams.projection import Projection, ProjectionKeys
 from streams.store.cassandra import CassandraEventStore, StoreOptions
+from streams.transport import DEFAULT_FETCH_MAX_WAIT_MS, App
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,10 @@ class StreamsOptions:
 
     app_id: str = "qllm-streams"
     batch_size: int = 500
-    batch_within_s: float = 0.05
+    batch_within_s: float = 0.01  # take_events waits this long after every batch: it is lag
     partition_size: int = 500
     strict_store: bool = False  # the processor is its streams' single writer (store/cassandra.py)
+    fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS  # Faust's own 1500 ms is a lag floor
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> StreamsOptions:
@@ -73,7 +78,7 @@ def _message(event: Any) -> Message:
 
 def create_app(settings: Settings, options: StreamsOptions | None = None) -> faust.App:
     options = options or StreamsOptions.from_settings(settings)
-    app = faust.App(
+    app = App(
         options.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
@@ -82,6 +87,7 @@ def create_app(settings: Settings, options: StreamsOptions | None = None) -> fau
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
     )
+    app.fetch_max_wait_ms = options.fetch_max_wait_ms
     topic = app.topic(
         *(settings.topic(name) for name in EVENT_TOPICS),
         key_serializer="raw",

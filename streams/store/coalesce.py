@@ -32,7 +32,7 @@ class Row:
 
 
 class WriteCoalescer:
-    def __init__(self, session: Session, budget_bytes: int = 4_000, max_partitions: int = 10):
+    def __init__(self, session: Session, budget_bytes: int = 3_800, max_partitions: int = 10):
         self._session, self._budget, self._max_partitions = session, budget_bytes, max_partitions
         self._in_flight = 0  # appends started and not ended
         self._handed_in = 0  # of which: rows handed in, write not yet done
