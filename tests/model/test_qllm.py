@@ -83,3 +83,16 @@ def test_loss_backpropagates_to_every_trainable_qllm_parameter(tiny: ModelConfig
     model(ids, labels=ids).loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert missing == []
+
+
+@pytest.mark.parametrize("arch", ["qllm", "baseline"])
+def test_changing_future_tokens_never_changes_earlier_logits(tiny: ModelConfig, arch: str) -> None:
+    config = tiny.replace(arch=arch, use_hcw=True)
+    model = build_model(config).eval()
+    ids = torch.randint(0, tiny.vocab_size, (3, 12))
+    changed = ids.clone()
+    changed[:, 7:] = torch.randint(0, tiny.vocab_size, (3, 5))  # rewrite positions 7..11
+    with torch.no_grad():
+        before, after = model(ids).logits, model(changed).logits
+    torch.testing.assert_close(after[:, :7], before[:, :7], rtol=0, atol=1e-5)
+    assert not torch.allclose(after[:, 7:], before[:, 7:]), "the change must reach later logits"
