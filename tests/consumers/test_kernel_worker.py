@@ -68,3 +68,42 @@ async def test_poison_and_refused_commands_are_dead_lettered_and_the_next_comman
         await wait_until(lambda: loop.dead_lettered >= 2, 30)
     assert types_of(events) == ["StateCreated"]
     assert loop.dead_lettered == 2
+
+
+async def test_dead_letters_carry_the_reason_and_the_original_bytes(
+    stack: Settings, worker_settings: WorkerSettings
+) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    from producers.topics import DEADLETTER
+
+    await publish(stack, command(CreateState, "warm", "bob", owner="bob", dimension=4))
+    async with Publisher(stack) as publisher:
+        await publisher.publish_raw(stack.topic(KERNELS), b"s9", b"\x00garbage")
+    async with running_worker("kernels", stack, worker_settings) as loop:
+        await wait_until(lambda: loop.dead_lettered >= 1, 30)
+    consumer = AIOKafkaConsumer(stack.topic(DEADLETTER), bootstrap_servers=stack.kafka_bootstrap,
+                                group_id=None, auto_offset_reset="earliest")  # fmt: skip
+    await consumer.start()
+    try:
+        message = await consumer.getone()
+    finally:
+        await consumer.stop()
+    headers = dict(message.headers)
+    assert message.value == b"\x00garbage" and message.key == b"s9"
+    assert (
+        b"magic" in headers["reason"] and headers["original_topic"] == stack.topic(KERNELS).encode()
+    )
+
+
+async def test_two_workers_of_a_group_split_the_partitions(
+    stack: Settings, worker_settings: WorkerSettings
+) -> None:
+    second = worker_settings.model_copy(update={"worker_id": worker_settings.worker_id + "-2"})
+    async with (
+        running_worker("kernels", stack, worker_settings) as one,
+        running_worker("kernels", stack, second) as two,
+    ):
+        await wait_until(lambda: len(one.owned) + len(two.owned) == 6 and
+                         bool(one.owned) and bool(two.owned), 60)  # fmt: skip
+        assert not one.owned & two.owned
