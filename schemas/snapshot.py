@@ -13,7 +13,6 @@ import typing
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from functools import cache
 from typing import Any, TypeVar
 
 S = TypeVar("S")
@@ -27,9 +26,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@cache
+_NAMES: dict[type, tuple[str, ...]] = {}
+_CONVERTERS: dict[type, dict[str, Callable[[Any], Any]]] = {}
+
+
 def _names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+    if cls not in _NAMES:
+        _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return _NAMES[cls]
 
 
 def to_json(state: Any) -> str:
@@ -52,9 +56,11 @@ def _converter(hint: Any) -> Callable[[Any], Any]:
     return _identity
 
 
-@cache
 def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
-    return {name: _converter(hint) for name, hint in typing.get_type_hints(cls).items()}
+    if cls not in _CONVERTERS:
+        hints = typing.get_type_hints(cls)
+        _CONVERTERS[cls] = {name: _converter(hint) for name, hint in hints.items()}
+    return _CONVERTERS[cls]
 
 
 def from_json(cls: type[S], text: str | bytes) -> S:

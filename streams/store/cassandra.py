@@ -55,6 +55,7 @@ from streams.store.base import (
 from streams.store.coalesce import Row, WriteCoalescer
 from streams.store.driver import execute, micros, moment
 from streams.store.migrations import migrate
+from streams.store.reads import ReadCoalescer, Span
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,10 @@ class CassandraEventStore:
             f"INSERT INTO {ks}.events_by_time (bucket, occurred_us, stream_id, seq, event_id, type,"
             " payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        self._ids = prepare(
-            f"SELECT seq, event_id FROM {ks}.events_by_stream "
-            "WHERE stream_id = ? AND partition_nr = ? AND seq >= ? AND seq <= ?"
-        )
+        self._reads = ReadCoalescer(session, prepare(
+            f"SELECT stream_id, seq, event_id FROM {ks}.events_by_stream "
+            "WHERE stream_id IN ? AND partition_nr = ? AND seq >= ? AND seq <= ?"
+        ))  # fmt: skip
         self._select = prepare(
             f"SELECT seq, event_id, type, occurred_us, payload FROM {ks}.events_by_stream "
             "WHERE stream_id = ? AND partition_nr = ? AND seq > ?"
@@ -162,13 +163,20 @@ class CassandraEventStore:
 
     async def _append_fast(self, events: Sequence[StoredEvent]) -> AppendResult:
         self._writes.enter()
+        self._reads.enter()
         try:
-            return await self._classify_and_write(events)
+            try:
+                stored = await self._stored_ids(events[0].stream_id, events[0].seq - 1,
+                                                events[-1].seq)  # fmt: skip
+            finally:
+                self._reads.leave()
+            return await self._classify_and_write(events, stored)
         finally:
             self._writes.leave()
 
-    async def _classify_and_write(self, events: Sequence[StoredEvent]) -> AppendResult:
-        stored = await self._stored_ids(events[0].stream_id, events[0].seq - 1, events[-1].seq)
+    async def _classify_and_write(
+        self, events: Sequence[StoredEvent], stored: dict[int, str]
+    ) -> AppendResult:
         new: list[StoredEvent] = []
         for e in events:
             held = stored.get(e.seq)
@@ -190,11 +198,11 @@ class CassandraEventStore:
         return AppendResult(len(new), len(events) - len(new))
 
     async def _stored_ids(self, stream_id: str, low: int, high: int) -> dict[int, str]:
-        """``event_id`` by ``seq`` of the stored rows in ``[low, high]``: one read per partition."""
+        """``event_id`` by ``seq`` of the stored rows in ``[low, high]``, read together with the
+        other appends in flight (``reads``)."""
         low = max(low, 1)
         partitions = range(self._partition(low), self._partition(high) + 1)
-        reads = [execute(self._session, self._ids, (stream_id, p, low, high)) for p in partitions]
-        return {r.seq: r.event_id for rows in await asyncio.gather(*reads) for r in rows}
+        return await self._reads.read([Span(stream_id, p, low, high) for p in partitions])
 
     # -- strict mode: lightweight transactions ----------------------------------------------
 

@@ -160,3 +160,29 @@ async def test_concurrent_appends_to_many_streams_all_read_back(
     assert {(r.written, r.duplicates) for r in results} == {(3, 1)}
     for stream, events in batches.items():
         assert await store.read_stream(stream) == events
+
+
+async def test_concurrent_appends_each_see_only_their_own_stream_and_range(
+    store: EventStore, unique: str
+) -> None:
+    """Appends in flight together (whose reads the fast mode shares) classify independently: a
+    duplicate, a conflict, a gap and new events at different heads, across partitions."""
+    streams = [f"job-{unique}-{i}" for i in range(40)]
+    stored = {s: _events(s, 1, 1 + i % 7) for i, s in enumerate(streams)}
+    await asyncio.gather(*(store.append(events) for events in stored.values()))
+    dup, clash, gap, *fresh = streams
+    offered = {s: _events(s, len(stored[s]) + 1, len(stored[s]) + 2) for s in fresh}
+    offered[dup] = stored[dup][-1:]
+    offered[clash] = _events(clash, 1, 1)
+    offered[gap] = _events(gap, len(stored[gap]) + 2, len(stored[gap]) + 2)
+    results = await asyncio.gather(
+        *(store.append(events) for events in offered.values()), return_exceptions=True
+    )
+    outcome = dict(zip(offered, results, strict=True))
+    assert isinstance(outcome[clash], ConcurrencyError)
+    assert isinstance(outcome[gap], SequenceGap)
+    assert (outcome[dup].written, outcome[dup].duplicates) == (0, 1)  # type: ignore[union-attr]
+    assert {(outcome[s].written, outcome[s].duplicates) for s in fresh} == {(2, 0)}  # type: ignore[union-attr]
+    for s in fresh:
+        assert await store.read_stream(s) == stored[s] + offered[s]
+    assert await store.read_stream(clash) == stored[clash]
