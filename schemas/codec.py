@@ -7,8 +7,10 @@ is resolved against the newest one (the writer schema comes from the header's fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from io import BytesIO
+from operator import attrgetter
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
@@ -25,6 +27,8 @@ class _Writer:
     header: bytes
     parsed: Any
     names: tuple[str, ...]
+    values: Callable[[Any], tuple[Any, ...]]  # the record's field values in ``names`` order
+    type: str
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,8 @@ class Codec:
     @staticmethod
     def _writer(cls: type[Record], version: SchemaVersion) -> _Writer:
         names = tuple(f.name for f in fields(cls))
-        return _Writer(MAGIC + version.fingerprint, version.parsed, names)
+        values = attrgetter(*names) if len(names) > 1 else lambda r: (getattr(r, names[0]),)
+        return _Writer(MAGIC + version.fingerprint, version.parsed, names, values, cls.__name__)
 
     def encode(self, record: Record) -> bytes:
         writer = self._writers.get(type(record))
@@ -67,12 +72,11 @@ class Codec:
 
     @staticmethod
     def _write(writer: _Writer, record: Record) -> bytes:
-        datum = {name: getattr(record, name) for name in writer.names}
-        datum["type"] = type(record).__name__
+        datum = dict(zip(writer.names, writer.values(record), strict=True))
+        datum["type"] = writer.type
         buffer = BytesIO()
-        buffer.write(writer.header)
         schemaless_writer(buffer, writer.parsed, datum)
-        return buffer.getvalue()
+        return writer.header + buffer.getvalue()
 
     def decode(self, data: bytes) -> Record:
         """The record in ``data``; ``DecodeError`` for anything that is not one."""
@@ -81,10 +85,8 @@ class Codec:
         entry = self._readers.get(data[2:HEADER_SIZE])
         if entry is None:
             raise UnknownFingerprint(data[2:HEADER_SIZE], data)
-        buffer = BytesIO(data)
-        buffer.seek(HEADER_SIZE)
         try:
-            datum: Any = schemaless_reader(buffer, entry.writer, entry.reader)
+            datum: Any = schemaless_reader(BytesIO(data[HEADER_SIZE:]), entry.writer, entry.reader)
             name = datum.pop("type")
             if name != entry.cls.__name__:
                 raise DecodeError(f"type field {name!r} does not match the schema", data)
