@@ -1,7 +1,8 @@
 """DESIGN.md's topic table: which record goes to which topic, under which key, and provisioning.
 
 Keys: a record's ``stream_id`` (job, model or state id; request id for results), except
-``RunInference`` which is keyed by ``model_id`` so one model's requests meet in one partition.
+the inference commands (``RunInference``, ``CancelInference``, ``LoadModel``, ``UnloadModel``),
+keyed by ``model_id`` so one model's requests, loads and cancels meet in one partition.
 Worker-internal commands (``ClaimJob`` …) have no topic: workers decide them in-process.
 """
 
@@ -38,8 +39,12 @@ DEADLETTER = "qllm.deadletter"
 EVENT_TOPICS = (JOB_EVENTS, MODEL_EVENTS, STATE_EVENTS)
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(TRAINING, 6, (jobs.StartTraining, jobs.CancelJob, jobs.PauseJob, jobs.ResumeJob)),
-    TopicSpec(INFERENCE, 6, (inference.RunInference,)),
+    TopicSpec(
+        TRAINING,
+        6,
+        (jobs.StartTraining, jobs.CancelJob, jobs.PauseJob, jobs.ResumeJob, jobs.ForceCheckpoint),
+    ),
+    TopicSpec(INFERENCE, 6, inference.COMMANDS),
     TopicSpec(KERNELS, 6, (states.CreateState, states.ApplyStateOperation, states.DeleteState)),
     TopicSpec(MODEL_COMMANDS, 3, (models.RegisterModel, models.RetireModel)),
     TopicSpec(JOB_EVENTS, 6, jobs.EVENTS),
@@ -60,8 +65,8 @@ def topic_for(record: Record, settings: Settings) -> str:
 
 
 def key_for(record: Record) -> bytes:
-    if isinstance(record, inference.RunInference):
-        return record.model_id.encode()
+    if isinstance(record, inference.COMMANDS):
+        return record.model_id.encode()  # type: ignore[attr-defined]
     return record.stream_id.encode()
 
 

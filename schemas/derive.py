@@ -27,7 +27,7 @@ _ENVELOPE_ORDER = ("event_id", "stream_id", "seq", "type", "occurred_at", "causa
 
 
 def avro_type(hint: Any) -> Any:
-    """The Avro type of a Python annotation (str, int, float, bool, datetime, X | None, dict)."""
+    """The Avro type of an annotation (str, int, float, bool, datetime, X | None, dict, list)."""
     if hint in _PRIMITIVES:
         return _PRIMITIVES[hint]
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -36,6 +36,8 @@ def avro_type(hint: Any) -> Any:
         return ["null", avro_type(inner)]
     if origin is dict and args[0] is str:
         return {"type": "map", "values": avro_type(args[1])}
+    if origin is list:
+        return {"type": "array", "items": avro_type(args[0])}
     raise TypeError(f"no Avro type for {hint!r}")
 
 

@@ -11,6 +11,11 @@ Deliberate choices:
   job goes to ``CANCELLING`` until the worker confirms (or is lost).
 - Resuming a paused job queues it again (``PENDING``): a worker claims it and restarts from the
   last checkpoint.
+- A step redone after a recovery (its number at or below the highest step recorded) is decided
+  as ``TrainingStepCompleted(redone=True)``: the stream says what was redone without stating the
+  step again as a new fact, and the fold's ``step`` never moves backwards.
+- ``ForceCheckpoint`` decides no event: it is accepted only while the job runs, and the
+  ``CheckpointSaved`` the worker then records names it as its cause (``forced=True``).
 - ``evolve`` refuses an event its source state does not allow (``UnknownEvent``): events are facts,
   so such an event is a bug upstream and is dead-lettered rather than folded into nonsense.
 """
@@ -18,7 +23,7 @@ Deliberate choices:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,7 +48,7 @@ class JobStatus(StrEnum):
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
-# --- commands (the first four arrive on qllm.commands.training; the rest come from workers) ---
+# --- commands (the first five arrive on qllm.commands.training; the rest come from workers) ---
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StartTraining(Command):
     owner: str
@@ -51,6 +56,11 @@ class StartTraining(Command):
     preset: str
     max_steps: int
     retry_budget: int = 2
+    # v2: what to train on and how (defaults: the standard objective on the default corpus)
+    training_type: str = "standard"
+    dataset_id: str = "default"
+    hyperparameters: dict[str, float] = field(default_factory=dict)
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -69,6 +79,11 @@ class ResumeJob(Command):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ForceCheckpoint(Command):
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ClaimJob(Command):
     worker_id: str
 
@@ -82,6 +97,26 @@ class MarkJobRunning(Command):
 class RecordTrainingStep(Command):
     step: int
     loss: float
+    # v2: the step's full report (see TrainingStepCompleted)
+    lr: float | None = None
+    tokens_per_s: float | None = None
+    grad_norm: float | None = None
+    mean_iterations: float | None = None
+    mean_entropy: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordCheckpoint(Command):
+    step: int
+    checkpoint_uri: str
+    forced: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordEvaluation(Command):
+    step: int
+    checkpoint_uri: str
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,6 +127,7 @@ class ReportJobError(Command):
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ReportWorkerLost(Command):
     worker_id: str
+    resume_step: int | None = None  # v2: the checkpoint step the job resumes from
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +148,10 @@ class JobSubmitted(Event):
     preset: str
     max_steps: int
     retry_budget: int
+    training_type: str = "standard"  # v2 fields, as StartTraining's
+    dataset_id: str = "default"
+    hyperparameters: dict[str, float] = field(default_factory=dict)
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -129,11 +169,31 @@ class TrainingStepCompleted(Event):
     step: int
     loss: float
     tokens_per_s: float | None = None  # added in v2; v1 events decode with None
+    lr: float | None = None  # v3 fields; older events decode with None / False
+    grad_norm: float | None = None
+    mean_iterations: float | None = None  # resonance iterations, mean over layers
+    mean_entropy: float | None = None  # resonance attention entropy, mean over layers
+    redone: bool = False  # a step done again after a recovery (recorded before the crash)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class JobRecovering(Event):
     reason: str
+    resume_step: int | None = None  # v2: checkpoint step resumed from; later steps are redone
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CheckpointSaved(Event):
+    step: int
+    checkpoint_uri: str
+    forced: bool = False  # saved because of a ForceCheckpoint (its id is the causation_id)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EvaluationCompleted(Event):
+    step: int
+    checkpoint_uri: str
+    metrics: dict[str, float]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -173,12 +233,14 @@ class JobCancelled(Event):
 
 
 COMMANDS: tuple[type[Command], ...] = (
-    StartTraining, CancelJob, PauseJob, ResumeJob, ClaimJob, MarkJobRunning, RecordTrainingStep,
-    ReportJobError, ReportWorkerLost, CompleteJob, ConfirmCancelled,
+    StartTraining, CancelJob, PauseJob, ResumeJob, ForceCheckpoint, ClaimJob, MarkJobRunning,
+    RecordTrainingStep, RecordCheckpoint, RecordEvaluation, ReportJobError, ReportWorkerLost,
+    CompleteJob, ConfirmCancelled,
 )  # fmt: skip
 EVENTS: tuple[type[Event], ...] = (
     JobSubmitted, JobStarting, JobRunning, TrainingStepCompleted, JobRecovering, JobRetrying,
     JobPaused, JobResumed, JobSucceeded, JobFailed, JobCancelRequested, JobCancelled,
+    CheckpointSaved, EvaluationCompleted,
 )  # fmt: skip
 
 
@@ -194,12 +256,18 @@ class JobState:
     preset: str = ""
     max_steps: int = 0
     retry_budget: int = 0
+    training_type: str = "standard"
+    dataset_id: str = "default"
+    hyperparameters: dict[str, float] = field(default_factory=dict)
+    callback_url: str | None = None
     retries_used: int = 0
     worker_id: str | None = None
     step: int = 0
     loss: float | None = None
     reason: str | None = None
     checkpoint_uri: str | None = None
+    checkpoint_step: int = 0
+    evaluation: dict[str, float] | None = None
     submitted_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -209,9 +277,41 @@ S = JobStatus
 _ACTIVE = (S.STARTING, S.RUNNING, S.RECOVERING)
 
 
+_SUBMITTED = (
+    "owner", "model_id", "preset", "max_steps", "retry_budget", "training_type", "dataset_id",
+    "callback_url",
+)  # fmt: skip
+_STEP_FIELDS = ("step", "loss", "lr", "tokens_per_s", "grad_norm", "mean_iterations",
+                "mean_entropy")  # fmt: skip
+
+
 def _submit(state: JobState, c: Any) -> Decided:
-    fields = ("owner", "model_id", "preset", "max_steps", "retry_budget")
-    return [(JobSubmitted, {name: getattr(c, name) for name in fields})]
+    payload = {name: getattr(c, name) for name in _SUBMITTED}
+    return [(JobSubmitted, {**payload, "hyperparameters": dict(c.hyperparameters)})]
+
+
+def _step(state: JobState, c: Any) -> Decided:
+    payload = {name: getattr(c, name) for name in _STEP_FIELDS}
+    return [(TrainingStepCompleted, {**payload, "redone": c.step <= state.step})]
+
+
+def _checkpointed(state: JobState, c: Any) -> Decided:
+    payload = {"step": c.step, "checkpoint_uri": c.checkpoint_uri, "forced": c.forced}
+    return [(CheckpointSaved, payload)]
+
+
+def _evaluated(state: JobState, c: Any) -> Decided:
+    payload = {"step": c.step, "checkpoint_uri": c.checkpoint_uri, "metrics": dict(c.metrics)}
+    return [(EvaluationCompleted, payload)]
+
+
+def _lost(state: JobState, c: Any) -> Decided:
+    reason = f"worker {c.worker_id} lost"
+    if c.resume_step is not None:
+        reason += f"; resuming from checkpoint at step {c.resume_step}"
+        if state.step > c.resume_step:
+            reason += f"; steps {c.resume_step + 1}..{state.step} are redone"
+    return [(JobRecovering, {"reason": reason, "resume_step": c.resume_step})]
 
 
 def _job_error(state: JobState, c: Any) -> Decided:
@@ -226,9 +326,11 @@ _RULES: dict[tuple[JobStatus, type[Command]], Callable[[JobState, Any], Decided]
     (S.PENDING, CancelJob): lambda s, c: [(JobCancelled, {})],
     (S.STARTING, MarkJobRunning): lambda s, c: [(JobRunning, {"worker_id": c.worker_id})],
     (S.RECOVERING, MarkJobRunning): lambda s, c: [(JobRunning, {"worker_id": c.worker_id})],
-    (S.RUNNING, RecordTrainingStep): lambda s, c: [
-        (TrainingStepCompleted, {"step": c.step, "loss": c.loss})
-    ],
+    (S.RUNNING, RecordTrainingStep): _step,
+    (S.RUNNING, ForceCheckpoint): lambda s, c: [],
+    (S.RUNNING, RecordEvaluation): _evaluated,
+    (S.RUNNING, RecordCheckpoint): _checkpointed,
+    (S.CANCELLING, RecordCheckpoint): _checkpointed,
     (S.RUNNING, CompleteJob): lambda s, c: [(JobSucceeded, {"checkpoint_uri": c.checkpoint_uri})],
     (S.RUNNING, PauseJob): lambda s, c: [(JobPaused, {})],
     (S.PAUSED, ResumeJob): lambda s, c: [(JobResumed, {})],
@@ -236,12 +338,7 @@ _RULES: dict[tuple[JobStatus, type[Command]], Callable[[JobState, Any], Decided]
     (S.CANCELLING, ConfirmCancelled): lambda s, c: [(JobCancelled, {})],
     (S.CANCELLING, ReportWorkerLost): lambda s, c: [(JobCancelled, {})],
     **{(status, ReportJobError): _job_error for status in _ACTIVE},
-    **{
-        (status, ReportWorkerLost): lambda s, c: [
-            (JobRecovering, {"reason": f"worker {c.worker_id} lost"})
-        ]
-        for status in _ACTIVE
-    },
+    **{(status, ReportWorkerLost): _lost for status in _ACTIVE},
     **{
         (status, CancelJob): lambda s, c: [(JobCancelRequested, {"reason": c.reason})]
         for status in _ACTIVE
@@ -270,6 +367,8 @@ _FROM: dict[type[Event], tuple[JobStatus, ...]] = {
     JobFailed: _ACTIVE,
     JobCancelRequested: _ACTIVE,
     JobCancelled: (S.PENDING, S.PAUSED, S.CANCELLING),
+    CheckpointSaved: (S.RUNNING, S.CANCELLING),
+    EvaluationCompleted: (S.RUNNING,),
 }
 
 
@@ -279,13 +378,21 @@ def _apply(state: JobState, e: Event) -> JobState:
             return replace(
                 state, job_id=e.stream_id, status=S.PENDING, owner=e.owner, model_id=e.model_id,
                 preset=e.preset, max_steps=e.max_steps, retry_budget=e.retry_budget,
+                training_type=e.training_type, dataset_id=e.dataset_id,
+                hyperparameters=dict(e.hyperparameters), callback_url=e.callback_url,
                 submitted_at=e.occurred_at,
             )  # fmt: skip
         case JobStarting() | JobRunning():
             status = S.STARTING if isinstance(e, JobStarting) else S.RUNNING
             return replace(state, status=status, worker_id=e.worker_id)
         case TrainingStepCompleted():
+            if e.redone or e.step <= state.step:  # a redo: the high-water step stays
+                return state
             return replace(state, step=e.step, loss=e.loss)
+        case CheckpointSaved():
+            return replace(state, checkpoint_uri=e.checkpoint_uri, checkpoint_step=e.step)
+        case EvaluationCompleted():
+            return replace(state, evaluation=dict(e.metrics))
         case JobRecovering():
             return replace(state, status=S.RECOVERING, worker_id=None, reason=e.reason)
         case JobRetrying():

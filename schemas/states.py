@@ -2,6 +2,11 @@
 
 A state runs one operation at a time (quantization, density optimization, error correction,
 compressive memory); a second operation while one is applying is refused, as is deleting it.
+
+A state is created from data (v2: ``real`` and ``imag``, the amplitudes of its complex vector,
+each of length ``dimension``; ``imag`` may be empty for a real vector) or, with no data, from a
+seeded random unit vector (v1 behaviour). The data lives in ``StateCreated`` (the stream can
+always rebuild the state) but not in the folded ``QraftState``, which the projection stores.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class StateStatus(StrEnum):
 class CreateState(Command):
     owner: str
     dimension: int
+    real: list[float] = field(default_factory=list)  # v2: the vector's data (empty: seeded)
+    imag: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,6 +65,8 @@ class DeleteState(Command):
 class StateCreated(Event):
     owner: str
     dimension: int
+    real: list[float] = field(default_factory=list)  # v2, as CreateState's
+    imag: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -98,6 +107,7 @@ class QraftState:
     status: StateStatus = StateStatus.ABSENT
     owner: str = ""
     dimension: int = 0
+    from_data: bool = False  # created from given amplitudes (else a seeded random vector)
     operation: str | None = None
     operations_applied: int = 0
     last_error: str | None = None
@@ -107,6 +117,14 @@ class QraftState:
 
 Decided = list[tuple[type[Event], dict[str, Any]]]
 T = StateStatus
+
+
+def _create(state: QraftState, c: Any) -> Decided:
+    sizes_ok = not c.real or (len(c.real) == c.dimension and len(c.imag) in (0, c.dimension))
+    if c.dimension < 1 or not sizes_ok or (c.imag and not c.real):
+        raise IllegalTransition(state, c)
+    payload = {"owner": c.owner, "dimension": c.dimension}
+    return [(StateCreated, {**payload, "real": list(c.real), "imag": list(c.imag)})]
 
 
 def _start(state: QraftState, c: Any) -> Decided:
@@ -124,9 +142,7 @@ def _finish(state: QraftState, c: Any) -> Decided:
 
 
 _RULES: dict[tuple[StateStatus, type[Command]], Callable[[QraftState, Any], Decided]] = {
-    (T.ABSENT, CreateState): lambda s, c: [
-        (StateCreated, {"owner": c.owner, "dimension": c.dimension})
-    ],
+    (T.ABSENT, CreateState): _create,
     (T.READY, ApplyStateOperation): _start,
     (T.APPLYING, CompleteStateOperation): _finish,
     (T.APPLYING, FailStateOperation): _finish,
@@ -155,7 +171,7 @@ def _apply(state: QraftState, e: Event) -> QraftState:
         case StateCreated():
             return replace(
                 state, state_id=e.stream_id, status=T.READY, owner=e.owner,
-                dimension=e.dimension, created_at=e.occurred_at,
+                dimension=e.dimension, from_data=bool(e.real), created_at=e.occurred_at,
             )  # fmt: skip
         case StateOperationStarted():
             return replace(state, status=T.APPLYING, operation=e.operation)

@@ -17,6 +17,9 @@ PAYLOADS: dict[type[Command], dict[str, object]] = {
     jobs.CancelJob: {"reason": "user"},
     jobs.PauseJob: {},
     jobs.ResumeJob: {},
+    jobs.ForceCheckpoint: {"reason": "user"},
+    jobs.RecordCheckpoint: {"step": 2, "checkpoint_uri": "file:///ckpt/step-2"},
+    jobs.RecordEvaluation: {"step": 3, "checkpoint_uri": "file:///ckpt", "metrics": {"ppl": 9.0}},
     jobs.ClaimJob: {"worker_id": "w1"},
     jobs.MarkJobRunning: {"worker_id": "w1"},
     jobs.RecordTrainingStep: {"step": 3, "loss": 1.5},
@@ -41,11 +44,16 @@ LEGAL: dict[tuple[S, type[Command]], tuple[type[jobs.Event], S]] = {
     (S.PAUSED, jobs.CancelJob): (jobs.JobCancelled, S.CANCELLED),
     (S.CANCELLING, jobs.ConfirmCancelled): (jobs.JobCancelled, S.CANCELLED),
     (S.CANCELLING, jobs.ReportWorkerLost): (jobs.JobCancelled, S.CANCELLED),
+    (S.RUNNING, jobs.RecordEvaluation): (jobs.EvaluationCompleted, S.RUNNING),
+    (S.RUNNING, jobs.RecordCheckpoint): (jobs.CheckpointSaved, S.RUNNING),
+    (S.CANCELLING, jobs.RecordCheckpoint): (jobs.CheckpointSaved, S.CANCELLING),
     **{(s, jobs.ReportJobError): (jobs.JobRetrying, S.RECOVERING) for s in ACTIVE},
     **{(s, jobs.ReportWorkerLost): (jobs.JobRecovering, S.RECOVERING) for s in ACTIVE},
     **{(s, jobs.CancelJob): (jobs.JobCancelRequested, S.CANCELLING) for s in ACTIVE},
 }
-ILLEGAL = [pair for pair in product(S, PAYLOADS) if pair not in LEGAL]
+# accepted, but deciding no event (the worker acts on it and records what it did)
+NO_EVENT = {(S.RUNNING, jobs.ForceCheckpoint)}
+ILLEGAL = [pair for pair in product(S, PAYLOADS) if pair not in LEGAL and pair not in NO_EVENT]
 
 
 def _state(status: S, retries_used: int = 0) -> JobState:
@@ -80,7 +88,11 @@ def test_illegal_transition_is_rejected(status: S, cls: type[Command]) -> None:
 
 
 def test_every_state_and_command_pair_is_specified() -> None:
-    assert len(LEGAL) + len(ILLEGAL) == len(S) * len(PAYLOADS)
+    assert len(LEGAL) + len(NO_EVENT) + len(ILLEGAL) == len(S) * len(PAYLOADS)
+
+
+def test_force_checkpoint_of_a_running_job_is_accepted_and_decides_no_event() -> None:
+    assert jobs.decide(_state(S.RUNNING), _cmd(jobs.ForceCheckpoint)) == []
 
 
 @pytest.mark.parametrize("status", ACTIVE)
