@@ -33,6 +33,9 @@ class WorkerSettings(BaseSettings):
     checkpoint_url: str = ".qllm/checkpoints"  # a local folder or any fsspec URL
     checkpoint_every: int = Field(10, ge=1)
     progress_every: int = Field(1, ge=1)
+    progress_flush_ms: float = Field(
+        100.0, ge=0
+    )  # step events batched per append, at most this late
     batch_size: int = Field(8, ge=1)
     seq_len: int = Field(64, ge=8)
     corpus_documents: int = Field(40, ge=2)

@@ -21,7 +21,6 @@ class RunningJob:
     tp: TopicPartition
     lock: asyncio.Lock
     control: JobControl = field(default_factory=JobControl)
-    recorded: int = 0  # the last step recorded in the stream (redone steps are not recorded again)
     stop_command: PauseJob | CancelJob | None = None
     stop_reason: str | None = None  # "shutdown" / "revoked": leave the job to the next owner
     ended: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop()

@@ -4,10 +4,13 @@ Synchronous on purpose (it runs in ``asyncio.to_thread``): the worker hears abou
 through two callbacks, and steers the run through ``JobControl``, which the trainer consults
 between steps (``Directive``), so pause, stop and force-checkpoint take effect within one step.
 
-Data: the first ``corpus_documents`` documents of ``model.default_corpus()`` (StartTraining names
-no dataset), split by name into train and held-out; the held-out part is the evaluation set. A
-resumed attempt takes model, tokenizer, optimizer and RNG state from the newest checkpoint, so it
-continues exactly where the checkpoint left off.
+Data: dataset ``default`` (training type ``standard``) is the first ``corpus_documents``
+documents of ``model.default_corpus()`` (no other dataset is served yet: another id or type is
+the job's own error), split by name into train and held-out; the held-out part is the
+evaluation set. ``hyperparameters`` override the ``TrainingConfig`` fields of the same name
+(``learning_rate``, ``weight_decay``, ``warmup_steps``, ``grad_clip``, ``seed`` …); an unknown
+name is the job's own error. A resumed attempt takes model, tokenizer, optimizer and RNG state
+from the newest checkpoint, so it continues exactly where the checkpoint left off.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import functools
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -46,12 +49,23 @@ from model.checkpoint import step_dir
 EVALUATION_FILE = "evaluation.json"
 
 
+_TUNABLE = ("learning_rate", "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip",
+            "accumulation", "seed", "eval_batches", "keep_checkpoints")  # fmt: skip
+_INTEGRAL = {f.name for f in fields(TrainingConfig) if f.type in ("int", int)}
+
+
 @dataclass(frozen=True)
 class JobSpec:
     job_id: str
     preset: str
     max_steps: int
     workdir: Path
+    training_type: str = "standard"
+    dataset_id: str = "default"
+    hyperparameters: dict[str, float] = field(default_factory=dict)
+
+
+OnCheckpoint = Callable[[int, Path, str | None], None]  # step, folder, forcing command id
 
 
 class JobControl:
@@ -59,7 +73,7 @@ class JobControl:
 
     def __init__(self) -> None:
         self.directive = Directive.CONTINUE
-        self.checkpoint_requested = False
+        self.checkpoint_requested: str | None = None  # the ForceCheckpoint command's id
 
     def request(self, directive: Directive) -> None:
         if self.directive is Directive.CONTINUE or directive is Directive.STOP:
@@ -97,13 +111,24 @@ def _guard(job_id: str) -> Callable[[StepReport], None]:
     return check
 
 
+def _overrides(spec: JobSpec) -> dict[str, Any]:
+    unknown = sorted(set(spec.hyperparameters) - set(_TUNABLE))
+    if unknown:
+        raise JobError(spec.job_id, f"unknown hyperparameters {unknown}; known: {_TUNABLE}")
+    return {k: int(v) if k in _INTEGRAL else v for k, v in spec.hyperparameters.items()}
+
+
 def run_job(
     spec: JobSpec,
     worker: WorkerSettings,
     control: JobControl,
     on_step: Callable[[StepReport], None],
-    on_checkpoint: Callable[[int, Path], None],
+    on_checkpoint: OnCheckpoint,
 ) -> JobOutcome:
+    if spec.dataset_id != "default":
+        raise JobError(spec.job_id, f"unknown dataset {spec.dataset_id!r}")
+    if spec.training_type != "standard":  # the default corpus has documents, not dialogues
+        raise JobError(spec.job_id, f"training type {spec.training_type!r} needs a dataset")
     docs = list(_corpus(worker.corpus_documents))
     train_docs, held_out = split_documents(docs)
     resume = latest_checkpoint(spec.workdir)
@@ -113,11 +138,12 @@ def run_job(
         model, tokenizer, state = ck.model, ck.tokenizer, ck.trainer_state
     else:
         model, tokenizer = _fresh(spec, docs)
-    config = TrainingConfig(
-        steps=spec.max_steps, batch_size=worker.batch_size, seq_len=worker.seq_len,
-        warmup_steps=max(1, min(10, spec.max_steps // 10)), checkpoint_dir=str(spec.workdir),
-        checkpoint_every=worker.checkpoint_every, device=_device(worker),
-    )  # fmt: skip
+    settings: dict[str, Any] = {
+        "steps": spec.max_steps, "batch_size": worker.batch_size, "seq_len": worker.seq_len,
+        "warmup_steps": max(1, min(10, spec.max_steps // 10)), "device": _device(worker),
+        "checkpoint_dir": str(spec.workdir), "checkpoint_every": worker.checkpoint_every,
+    }  # fmt: skip
+    config = TrainingConfig(**{**settings, **_overrides(spec)})
     data = build_dataset("standard", tokenizer, worker.seq_len, train_docs)
     callbacks = [cast(StepCallback, _guard(spec.job_id)), cast(StepCallback, on_step)]
     trainer = Trainer(model, tokenizer, config, data, callbacks=callbacks)
@@ -126,13 +152,12 @@ def run_job(
     start = trainer.step
 
     def steer(step: int) -> Directive:
-        if control.checkpoint_requested:
-            control.checkpoint_requested = False
-            if step % worker.checkpoint_every:  # not just saved by the trainer itself
-                trainer.save()
-            on_checkpoint(step, step_dir(spec.workdir, step))
-        elif step > start and step % worker.checkpoint_every == 0:
-            on_checkpoint(step, step_dir(spec.workdir, step))  # saved after the previous step
+        periodic = step > start and step % worker.checkpoint_every == 0  # saved after the step
+        forced, control.checkpoint_requested = control.checkpoint_requested, None
+        if forced is not None and not periodic:
+            trainer.save()
+        if forced is not None or periodic:
+            on_checkpoint(step, step_dir(spec.workdir, step), forced)
         return control.directive
 
     trainer.control = steer

@@ -1,20 +1,29 @@
 """The training worker's handler: job commands in, the job's event stream out.
 
 Commands (``qllm.commands.training``, key job id): ``StartTraining`` and ``ResumeJob`` start a
-job (a task on the loop, the training in a thread); ``PauseJob`` and ``CancelJob`` reach the
-running job within one step through ``JobControl``. The message that started a job stays in
-flight (uncommitted) until the job ends, as does a pause or cancel until the job has stopped.
+job (a task on the loop, the training in a thread); ``PauseJob``, ``CancelJob`` and
+``ForceCheckpoint`` reach the running job within one step through ``JobControl`` (a job's
+commands share its key, so they reach the worker that runs it). The message that started a job
+stays in flight (uncommitted) until the job ends, as does a pause or cancel until it has stopped.
 
 Events, in the lifecycle's order, each decided by ``schemas.jobs.decide``: ``JobSubmitted`` →
 ``JobStarting`` → ``JobRunning`` → ``TrainingStepCompleted``… (every ``progress_every`` steps and
-the last, with ``tokens_per_s``) → ``JobSucceeded`` (the final checkpoint's URI; its folder holds
-``evaluation.json``) | ``JobPaused`` | ``JobCancelRequested`` + ``JobCancelled`` |
-``JobRetrying`` / ``JobFailed`` for errors in the job (NaN loss …), which spend the retry budget.
+the last: loss, lr, tokens/s, grad norm, mean resonance iterations and entropy) and
+``CheckpointSaved`` (every ``checkpoint_every`` steps, on ``ForceCheckpoint`` with ``forced``, on
+pause, stop and shutdown) → ``CheckpointSaved`` + ``EvaluationCompleted`` + ``JobSucceeded`` |
+``JobPaused`` | ``JobCancelRequested`` + ``JobCancelled`` | ``JobRetrying`` / ``JobFailed`` for
+errors in the job (NaN loss …), which spend the retry budget. The model's stream says when a job
+starts training it and what it published (``model_stream``).
+
+Progress is recorded off the training thread: the trainer only queues its reports; a task on
+the loop flushes them at most every ``progress_flush_ms`` as one append (one Cassandra batch) and
+one burst of Kafka sends, so the per-step cost on the training thread is a queue put.
 
 Crash recovery: a job found ACTIVE in its stream but not running here was lost with its worker.
-``ReportWorkerLost`` gives ``JobRecovering`` (spending nothing); its reason names the checkpoint
-step resumed from and the steps redone after it, which are not recorded again (the stream stays a
-list of facts). ``StreamFenced`` (a zombie) ends the job here without touching the stream.
+``ReportWorkerLost`` gives ``JobRecovering`` (spending nothing) with the checkpoint step it resumes
+from; steps redone after it are recorded as ``TrainingStepCompleted(redone=True)`` (decided so by
+``schemas.jobs``), never as new facts. ``StreamFenced`` (a zombie) ends the job here without
+touching the stream.
 
 Per-handler choice: undecodable messages and commands the job's state refuses are dead-lettered.
 """
@@ -23,16 +32,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from aiokafka import TopicPartition
 
 from consumers.config import WorkerSettings
 from consumers.errors import JobError, Poison, StreamFenced
-from consumers.journal import Folded, Journal, with_payload
+from consumers.journal import Adjust, Folded, Journal, with_payload
 from consumers.loop import Pending
 from consumers.training.checkpoints import CheckpointStore
 from consumers.training.job import RunningJob
+from consumers.training.model_stream import ModelStream
 from consumers.training.run import JobOutcome, JobSpec, run_job
 from consumers.wire import decode_command
 from model import Directive, StepReport
@@ -45,9 +57,12 @@ from schemas.jobs import (
     ClaimJob,
     CompleteJob,
     ConfirmCancelled,
+    ForceCheckpoint,
     JobStatus,
     MarkJobRunning,
     PauseJob,
+    RecordCheckpoint,
+    RecordEvaluation,
     RecordTrainingStep,
     ReportJobError,
     ReportWorkerLost,
@@ -59,14 +74,31 @@ from streams.deadletter import Message
 
 log = logging.getLogger("consumers.training")
 JOB = aggregate_named("job")
-ACCEPTED = (StartTraining, PauseJob, ResumeJob, CancelJob)
+ACCEPTED = (StartTraining, PauseJob, ResumeJob, CancelJob, ForceCheckpoint)
 ACTIVE = (JobStatus.STARTING, JobStatus.RUNNING, JobStatus.RECOVERING)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A checkpoint made durable in the store, queued for the stream like a step report."""
+
+    step: int
+    uri: str
+    forced_by: str | None = None  # the ForceCheckpoint command's id
+
+
+Progress = StepReport | Saved | None
+
+
+def _mean(values: tuple[float, ...]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 class TrainingHandler:
     def __init__(self, journal: Journal, codec: Codec, worker: WorkerSettings) -> None:
         self._journal, self._codec, self._worker = journal, codec, worker
         self.store = CheckpointStore(worker.checkpoint_url)
+        self.models = ModelStream(journal, worker.worker_id)
         self.jobs: dict[str, RunningJob] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -94,6 +126,8 @@ class TrainingHandler:
     async def _idle(self, folded: Folded, cmd: Command, tp: TopicPartition) -> Pending | None:
         """A command for a job that is not running here."""
         status = folded.state.status
+        if isinstance(cmd, ForceCheckpoint):
+            raise Poison("JobNotRunning", f"job {cmd.stream_id} is not running ({status})", status)
         if isinstance(cmd, StartTraining):
             if status is JobStatus.ABSENT:
                 await self._execute(folded, cmd)
@@ -115,6 +149,13 @@ class TrainingHandler:
     async def _steer(self, job: RunningJob, cmd: Command) -> Pending | None:
         if isinstance(cmd, StartTraining | ResumeJob):
             return None  # already running here
+        if isinstance(cmd, ForceCheckpoint):
+            try:
+                JOB.decide(job.folded.state, cmd)  # accepted only while running
+            except IllegalTransition as exc:
+                raise Poison("IllegalTransition", str(exc), job.folded.state.status) from exc
+            job.control.checkpoint_requested = cmd.event_id
+            return None
         assert isinstance(cmd, PauseJob | CancelJob)
         if isinstance(cmd, CancelJob):
             async with job.lock:
@@ -138,8 +179,9 @@ class TrainingHandler:
     # -- running a job -------------------------------------------------------------------------
     def _launch(self, folded: Folded, job_id: str, tp: TopicPartition) -> Pending:
         s = folded.state
-        spec = JobSpec(job_id, s.preset, s.max_steps, self.store.workdir(job_id))
-        job = RunningJob(spec, folded, tp, asyncio.Lock(), recorded=s.step)
+        spec = JobSpec(job_id, s.preset, s.max_steps, self.store.workdir(job_id), s.training_type,
+                       s.dataset_id, dict(s.hyperparameters))  # fmt: skip
+        job = RunningJob(spec, folded, tp, asyncio.Lock())
         self.jobs[job_id] = job
         job.task = asyncio.create_task(self._drive(job))
         return job.task
@@ -170,10 +212,10 @@ class TrainingHandler:
             s.status is JobStatus.RECOVERING and s.worker_id is not None
         ):
             checkpoint = await asyncio.to_thread(self.store.fetch_latest, job_id)
-            await self._execute(
-                job.folded, self._command(ReportWorkerLost, job_id, worker_id=str(s.worker_id)),
-                reason=_recovery_reason(str(s.worker_id), checkpoint, s.step),
-            )  # fmt: skip
+            resume = int(checkpoint.name.split("-")[-1]) if checkpoint is not None else 0
+            lost = self._command(ReportWorkerLost, job_id, worker_id=str(s.worker_id),
+                                 resume_step=resume)  # fmt: skip
+            await self._execute(job.folded, lost)
         if job.folded.state.status is JobStatus.PENDING:
             await self._execute(
                 job.folded, self._command(ClaimJob, job_id, worker_id=self._worker.worker_id)
@@ -181,19 +223,21 @@ class TrainingHandler:
         await self._execute(
             job.folded, self._command(MarkJobRunning, job_id, worker_id=self._worker.worker_id)
         )
+        s = job.folded.state
+        await self.models.begin(s.model_id, job_id, s.owner, s.preset)
 
     async def _attempt(self, job: RunningJob) -> JobOutcome:
-        loop, queue = asyncio.get_running_loop(), asyncio.Queue[StepReport | None]()
+        loop, queue = asyncio.get_running_loop(), asyncio.Queue[Progress]()
         await asyncio.to_thread(self.store.fetch_latest, job.spec.job_id)
 
         def on_step(report: StepReport) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, report)
 
-        def on_checkpoint(step: int, path: Path) -> None:
+        def on_checkpoint(step: int, path: Path, forced_by: str | None) -> None:
             uri = self.store.push(job.spec.job_id, path)
-            log.info("job %s checkpoint at step %d: %s", job.spec.job_id, step, uri)
+            loop.call_soon_threadsafe(queue.put_nowait, Saved(step, uri, forced_by))
 
-        drain = asyncio.create_task(self._record_steps(job, queue))
+        drain = asyncio.create_task(self._record_progress(job, queue))
         try:
             return await asyncio.to_thread(run_job, job.spec, self._worker, job.control,
                                            on_step, on_checkpoint)  # fmt: skip
@@ -205,31 +249,44 @@ class TrainingHandler:
             queue.put_nowait(None)
             await drain
 
-    async def _record_steps(self, job: RunningJob, queue: asyncio.Queue[StepReport | None]) -> None:
-        """Record due steps; the reports queued meanwhile go in one append (one LWT batch)."""
+    async def _record_progress(self, job: RunningJob, queue: asyncio.Queue[Progress]) -> None:
+        """Record due steps and saved checkpoints; what queued meanwhile goes in one append."""
         every, last, finished = self._worker.progress_every, job.spec.max_steps, False
+        flush_s = self._worker.progress_flush_ms / 1000
         while not finished:
-            reports = [await queue.get()]
+            items = [await queue.get()]
+            if items[0] is not None and flush_s > 0:
+                await asyncio.sleep(flush_s)  # let the trainer queue more: fewer, larger appends
             while not queue.empty():
-                reports.append(queue.get_nowait())
-            finished = reports[-1] is None
-            due = [r for r in reports if r is not None and r.step > job.recorded
-                   and (r.step % every == 0 or r.step == last)]  # fmt: skip
+                items.append(queue.get_nowait())
+            finished = items[-1] is None
+            due = [i for i in items if isinstance(i, Saved) or (
+                isinstance(i, StepReport) and (i.step % every == 0 or i.step == last))]  # fmt: skip
             async with job.lock:
                 if due and job.folded.state.status is JobStatus.RUNNING:  # not while cancelling
-                    await self._record(job, due)
+                    await self._execute_all(job, [self._progress(job, i) for i in due])
 
-    async def _record(self, job: RunningJob, due: list[StepReport]) -> None:
-        steps = [
-            (self._command(RecordTrainingStep, job.spec.job_id, step=r.step, loss=r.loss),
-             with_payload(tokens_per_s=r.tokens_per_s))
-            for r in due
-        ]  # fmt: skip
+    def _progress(self, job: RunningJob, item: StepReport | Saved) -> tuple[Command, Adjust | None]:
+        job_id = job.spec.job_id
+        if isinstance(item, Saved):
+            cmd = self._command(RecordCheckpoint, job_id, step=item.step, checkpoint_uri=item.uri,
+                                forced=item.forced_by is not None)  # fmt: skip
+            return cmd, _caused_by(item.forced_by)
+        r = item
+        cmd = self._command(
+            RecordTrainingStep, job_id, step=r.step, loss=r.loss, lr=r.lr,
+            tokens_per_s=r.tokens_per_s, grad_norm=r.grad_norm,
+            mean_iterations=_mean(r.mean_iterations), mean_entropy=_mean(r.mean_entropy),
+        )  # fmt: skip
+        return cmd, None
+
+    async def _execute_all(
+        self, job: RunningJob, steps: list[tuple[Command, Adjust | None]]
+    ) -> None:
         try:
             await self._journal.execute_all(job.folded, JOB, steps)
         except IllegalTransition as exc:
             raise Poison("IllegalTransition", str(exc), job.folded.state.status) from exc
-        job.recorded = due[-1].step
 
     async def _job_error(self, job: RunningJob, reason: str) -> bool:
         """Record an error of the job; True when the budget allows another attempt."""
@@ -238,6 +295,7 @@ class TrainingHandler:
             await self._execute(job.folded, self._command(ReportJobError, job.spec.job_id,
                                                           reason=reason))  # fmt: skip
             if job.folded.state.status is JobStatus.FAILED:
+                await self.models.abandon(job.folded.state.model_id, job.spec.job_id, reason)
                 return False
             await self._execute(
                 job.folded,
@@ -246,27 +304,51 @@ class TrainingHandler:
         return True
 
     async def _finish(self, job: RunningJob, outcome: JobOutcome) -> bool:
-        job_id = job.spec.job_id
         async with job.lock:
             if outcome.status == "completed":
-                assert outcome.checkpoint is not None
-                uri = await asyncio.to_thread(self.store.push, job_id, outcome.checkpoint)
-                model_id = job.folded.state.model_id
-                await asyncio.to_thread(self.store.publish_model, model_id, outcome.checkpoint)
-                await self._execute(
-                    job.folded, self._command(CompleteJob, job_id, checkpoint_uri=uri)
-                )
+                await self._succeed(job, outcome)
                 return True
-            if outcome.checkpoint is not None:
-                await asyncio.to_thread(self.store.push, job_id, outcome.checkpoint)
+            saved = await self._saved(job, outcome)
             if job.stop_reason is not None:
-                log.info("job %s left at step %d (%s)", job_id, outcome.step, job.stop_reason)
+                if saved and job.folded.state.status is JobStatus.RUNNING:
+                    await self._execute_all(job, saved)  # the step it stopped at is durable
+                log.info("job %s left at step %d (%s)", job.spec.job_id, outcome.step,
+                         job.stop_reason)  # fmt: skip
                 return False  # the next owner of the partition recovers it
             if isinstance(job.stop_command, CancelJob):
-                await self._execute(job.folded, self._command(ConfirmCancelled, job_id))
+                await self._execute_all(job, [*saved, (self._command(
+                    ConfirmCancelled, job.spec.job_id), None)])  # fmt: skip
+                await self.models.abandon(job.folded.state.model_id, job.spec.job_id, "cancelled")
             elif job.stop_command is not None:
-                await self._execute(job.folded, job.stop_command)  # JobPaused, after the save
+                await self._execute_all(job, [*saved, (job.stop_command, None)])  # JobPaused
             return True
+
+    async def _saved(
+        self, job: RunningJob, outcome: JobOutcome
+    ) -> list[tuple[Command, Adjust | None]]:
+        """Push the attempt's last checkpoint; a ``RecordCheckpoint`` unless already recorded."""
+        if outcome.checkpoint is None:
+            return []
+        uri = await asyncio.to_thread(self.store.push, job.spec.job_id, outcome.checkpoint)
+        if job.folded.state.checkpoint_uri == uri:
+            return []
+        return [(self._command(RecordCheckpoint, job.spec.job_id, step=outcome.step,
+                               checkpoint_uri=uri), None)]  # fmt: skip
+
+    async def _succeed(self, job: RunningJob, outcome: JobOutcome) -> None:
+        """Final checkpoint, evaluation and success in one append; then the model's stream."""
+        assert outcome.checkpoint is not None
+        job_id, s = job.spec.job_id, job.folded.state
+        saved = await self._saved(job, outcome)
+        uri = await asyncio.to_thread(self.store.push, job_id, outcome.checkpoint)
+        model_uri = await asyncio.to_thread(self.store.publish_model, s.model_id,
+                                            outcome.checkpoint)  # fmt: skip
+        metrics = _metrics(outcome.evaluation or {})
+        evaluated = self._command(RecordEvaluation, job_id, step=outcome.step, checkpoint_uri=uri,
+                                  metrics=metrics)  # fmt: skip
+        done = self._command(CompleteJob, job_id, checkpoint_uri=uri)
+        await self._execute_all(job, [*saved, (evaluated, None), (done, None)])
+        await self.models.publish(s.model_id, job_id, model_uri, outcome.step)
 
     # -- leaving -------------------------------------------------------------------------------
     async def _stop_jobs(self, jobs: list[RunningJob], reason: str) -> None:
@@ -284,12 +366,27 @@ class TrainingHandler:
         await self._stop_jobs(list(self.jobs.values()), "shutdown")
 
 
-def _recovery_reason(worker_id: str, checkpoint: Path | None, recorded: int) -> str:
-    step = int(checkpoint.name.split("-")[-1]) if checkpoint is not None else 0
-    reason = f"worker {worker_id} lost; resuming from checkpoint at step {step}"
-    if recorded > step:
-        reason += f"; steps {step + 1}..{recorded} are redone and not recorded again"
-    return reason
+def _caused_by(command_id: str | None) -> Adjust | None:
+    if command_id is None:
+        return None
+    return lambda event: replace(event, causation_id=command_id)
+
+
+def _metrics(evaluation: dict[str, Any]) -> dict[str, float]:
+    """The evaluation's numeric figures; per-layer tuples as their mean."""
+    out = {}
+    for name, value in evaluation.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = float(value)
+        elif (
+            isinstance(value, tuple | list)
+            and value
+            and all(isinstance(v, int | float) for v in value)
+        ):
+            out[f"mean_{name}" if not name.startswith("mean_") else name] = float(
+                sum(value) / len(value)
+            )
+    return out
 
 
 __all__ = ["TERMINAL", "TrainingHandler"]
