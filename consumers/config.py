@@ -51,6 +51,7 @@ class WorkerSettings(BaseSettings):
     max_wait_ms: float = Field(5.0, ge=0)
     memory_budget_mb: float = Field(512.0, gt=0)
     continuous_batching: bool = True
+    stream_interval_ms: float = Field(25.0, ge=0)  # streamed text coalesced into chunks this long
 
     def group(self, topic_prefix: str, role: str) -> str:
         return f"{topic_prefix}{self.group_prefix}{role}"

@@ -3,19 +3,22 @@
 Dynamic batching: a model's scheduler takes the first waiting request, then waits at most
 ``max_wait`` for more, up to ``max_batch``. Continuous batching (default): generation rows join
 the running batch between decode steps and leave when done; static batching runs each batch to
-its end with the engine's KV cache before the next one starts. Non-generative requests (embed,
+its end with the engine's KV cache before the next one starts. Non-generative requests (embeddings,
 similarity, batch) that arrive together run together in one thread call.
 
 A cancelled request or one past its deadline is dropped before the next step (continuous) or
 before its batch starts (static), so it stops using compute; it gets a failed result.
 ``metrics`` records the size of every decode step and batch: what the tests and benchmarks read.
+
+Streaming: a request's new text goes out as one chunk per ``stream_interval`` (and at its end),
+not one per token: every chunk is an ``acks=all`` record, and on a small model a record per token
+costs more CPU than the decode step that made it. The first chunk goes out at once (TTFT).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import Counter
@@ -44,22 +47,39 @@ class Request:
     temperature: float
     stream: bool = False
     deadline: float | None = None  # epoch seconds
+    top_k: int = 0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     cancelled: bool = False
     sent: int = 0  # characters already streamed
     chunks: int = 0
+    last_chunk: float = 0.0  # monotonic time of the last chunk sent
     sending: list[asyncio.Future[None]] = field(default_factory=list)
 
     def expired(self) -> bool:
         return self.deadline is not None and time.time() > self.deadline
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A request's final answer: text and token counts, or the structured answer of its kind."""
+
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    embeddings: list[list[float]] = field(default_factory=list)
+    similarity: float | None = None
+    texts: list[str] = field(default_factory=list)
+
+
 class Sink(Protocol):
     async def chunk(self, req: Request, index: int, text: str) -> None: ...
 
-    async def final(self, req: Request, text: str, prompt_tokens: int, completion: int) -> None: ...
+    async def final(self, req: Request, answer: Answer) -> None: ...
 
     async def fail(self, req: Request, reason: str) -> None: ...
 
@@ -93,8 +113,10 @@ class Batcher:
         max_batch: int,
         max_wait_s: float,
         continuous: bool = True,
+        stream_interval_s: float = 0.0,
     ) -> None:
         self.registry, self.sink = registry, sink
+        self.stream_interval_s = stream_interval_s
         self.max_batch, self.max_wait_s, self.continuous = max_batch, max_wait_s, continuous
         self.metrics = BatchMetrics()
         self._queues: dict[str, asyncio.Queue[Request]] = {}
@@ -187,7 +209,7 @@ class Batcher:
             limit = loaded.engine.max_len
             await self._fail(req, f"prompt of {len(ids)} tokens + {req.max_tokens} > {limit}")
             return
-        rows[req] = Row(ids, req.max_tokens, req.temperature)
+        rows[req] = Row(ids, req.max_tokens, req.temperature, req.top_k, req.top_p, req.stop)
 
     async def _drop_gone(self, rows: dict[Request, Row]) -> None:
         for req in [r for r in rows if r.cancelled or r.expired()]:
@@ -217,15 +239,19 @@ class Batcher:
     async def _final(self, req: Request, row: Row) -> None:
         await asyncio.gather(*req.sending)
         self.metrics.tokens += len(row.generated)
-        await self.sink.final(req, row.text, len(row.prompt_ids), len(row.generated))
+        reason = "length" if len(row.generated) >= row.max_tokens else "stop"
+        answer = Answer(row.text, len(row.prompt_ids), len(row.generated), reason)
+        await self.sink.final(req, answer)
         req.done.set_result(True)
 
     async def _stream(self, req: Request, row: Row) -> None:
         """Send the new text as a chunk without holding up decoding: the final result waits
         for its request's chunks (one key, one partition, so Kafka keeps them in order)."""
         ready = row.text if row.finished else row.text.rstrip("\ufffd")
-        if req.stream and len(ready) > req.sent:
-            req.chunks += 1
+        now = time.monotonic()
+        due = row.finished or req.chunks == 0 or now - req.last_chunk >= self.stream_interval_s
+        if req.stream and due and len(ready) > req.sent:
+            req.chunks, req.last_chunk = req.chunks + 1, now
             send = self.sink.chunk(req, req.chunks, ready[req.sent :])
             req.sending.append(asyncio.ensure_future(send))
             req.sent = len(ready)
@@ -240,8 +266,8 @@ class Batcher:
             for req in reqs:
                 await self._fail(req, f"{type(exc).__name__}: {exc}")
             return
-        for req, text in zip(reqs, answers, strict=True):
-            await self.sink.final(req, text, 0, 0)
+        for req, answer in zip(reqs, answers, strict=True):
+            await self.sink.final(req, answer)
             req.done.set_result(True)
 
     async def _fail(self, req: Request, reason: str) -> None:
@@ -260,23 +286,23 @@ def _static(loaded: LoadedModel, rows: dict[Request, Row]) -> None:
         static_batch(loaded.engine, [r.prompt for r in group], [rows[r] for r in group])
 
 
-def _answer_others(loaded: LoadedModel, reqs: list[Request]) -> list[str]:
-    """Embeddings of all embed requests in one call; similarity and batch requests after."""
+def _answer_others(loaded: LoadedModel, reqs: list[Request]) -> list[Answer]:
+    """Embeddings of all embeddings requests in one call; similarity and batch requests after."""
     engine = loaded.engine
-    embeds = [r for r in reqs if r.op == "embed"]
+    embeds = [r for r in reqs if r.op == "embeddings"]
     vectors = engine.embed([t for r in embeds for t in r.texts]) if embeds else None
     answers, offset = {}, 0
     for req in embeds:
         assert vectors is not None
         rows = vectors[offset : offset + len(req.texts)]  # [n, D]
-        answers[req] = json.dumps([[round(float(x), 6) for x in v] for v in rows])
+        answers[req] = Answer(embeddings=[[float(x) for x in v] for v in rows])
         offset += len(req.texts)
     for req in reqs:
         if req.op == "similarity":
-            answers[req] = json.dumps({"similarity": engine.similarity(*req.texts)})
+            answers[req] = Answer(similarity=float(engine.similarity(*req.texts)))
         elif req.op == "batch":
             rows_ = [Row(engine.tokenizer.encode(t, add_bos=True), req.max_tokens,
                          req.temperature) for t in req.texts]  # fmt: skip
             static_batch(engine, req.texts, rows_)
-            answers[req] = json.dumps([r.text for r in rows_])
+            answers[req] = Answer(texts=[r.text for r in rows_])
     return [answers[r] for r in reqs]

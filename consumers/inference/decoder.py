@@ -27,6 +27,9 @@ class Row:
     prompt_ids: list[int]
     max_tokens: int
     temperature: float
+    top_k: int = 0  # 0: off
+    top_p: float = 1.0  # 1: off
+    stop: tuple[str, ...] = ()  # the text ends before the first of these
     generated: list[int] = field(default_factory=list)
     text: str = ""
     finished: bool = False
@@ -61,9 +64,22 @@ def _choose(logits: torch.Tensor, rows: list[Row], generator: torch.Generator) -
         if row.temperature <= 0:
             tokens.append(int(logits[i].argmax()))
         else:
-            probs = torch.softmax(logits[i] / row.temperature, dim=-1)  # [V]
+            probs = _filtered(torch.softmax(logits[i] / row.temperature, dim=-1), row)  # [V]
             tokens.append(int(torch.multinomial(probs.cpu(), 1, generator=generator)))
     return tokens
+
+
+def _filtered(probs: torch.Tensor, row: Row) -> torch.Tensor:
+    """``probs`` [V] restricted to the top-k tokens and the top-p nucleus (unnormalised)."""
+    if row.top_k > 0 and row.top_k < probs.numel():
+        kth = torch.topk(probs, row.top_k).values[-1]
+        probs = torch.where(probs >= kth, probs, torch.zeros_like(probs))
+    if row.top_p < 1.0:
+        ordered, index = torch.sort(probs, descending=True)  # [V], [V]
+        before = torch.cumsum(ordered, 0) - ordered  # [V] mass of the more likely tokens
+        keep = before < row.top_p * ordered.sum()
+        probs = torch.zeros_like(probs).scatter(0, index, ordered * keep)
+    return probs
 
 
 def _extend(engine: GenerationEngine, row: Row, token: int) -> None:
@@ -73,6 +89,9 @@ def _extend(engine: GenerationEngine, row: Row, token: int) -> None:
     row.generated.append(token)
     row.text = engine.tokenizer.decode(row.generated)
     row.finished = len(row.generated) >= row.max_tokens
+    cuts = [i for i in (row.text.find(s) for s in row.stop if s) if i >= 0]
+    if cuts:
+        row.text, row.finished = row.text[: min(cuts)], True
 
 
 def static_batch(engine: GenerationEngine, prompts: list[str], rows: list[Row]) -> None:

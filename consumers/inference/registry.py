@@ -67,6 +67,7 @@ class ModelRegistry:
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._loading: dict[str, asyncio.Task[LoadedModel]] = {}
         self.loads = self.evictions = 0
+        self.evicted: list[str] = []  # every model id evicted, in order (load results name them)
 
     def loaded(self) -> list[str]:
         """Loaded model ids, least recently used first."""
@@ -95,8 +96,9 @@ class ModelRegistry:
         if loaded.size > self.budget:
             raise OverBudget(loaded.model_id, loaded.size, self.budget)
         while self._models and self.used_bytes() + loaded.size > self.budget:
-            self._models.popitem(last=False)
+            gone, _ = self._models.popitem(last=False)
             self.evictions += 1
+            self.evicted.append(gone)
         self._models[loaded.model_id] = loaded
         self.loads += 1
 

@@ -93,7 +93,7 @@ def types_of(events: list[Event]) -> list[str]:
 async def read_results(
     settings: Settings, done: Callable[[list[tuple[Record, str]]], bool], timeout_s: float = 60
 ) -> list[tuple[Record, str]]:
-    """``(result, qllm-kind)`` pairs from the results topic until ``done`` says so."""
+    """``(result, "chunk" | "final")`` pairs from the results topic until ``done`` says so."""
     from aiokafka import AIOKafkaConsumer
 
     from producers.topics import RESULTS
@@ -115,8 +115,8 @@ async def read_results(
             batches = await consumer.getmany(timeout_ms=200)
             for messages in batches.values():
                 for m in messages:
-                    kind = dict(m.headers or ()).get("qllm-kind", b"").decode()
-                    found.append((default_codec().decode(m.value), kind))
+                    result = default_codec().decode(m.value)
+                    found.append((result, "chunk" if result.type == "InferenceChunk" else "final"))
     finally:
         await consumer.stop()
     return found
