@@ -1,6 +1,8 @@
 """The kernel worker: QRAF state commands (``qllm.commands.kernels``, key state id) → state events.
 
-``CreateState`` and ``DeleteState`` decide one event each. ``ApplyStateOperation`` decides
+``CreateState`` and ``DeleteState`` decide one event each; a state created from data (v2
+amplitudes) has its arrays saved at once, and its ``StateCreated`` rebuilds them on a worker that
+has no file for it. ``ApplyStateOperation`` decides
 ``StateOperationStarted``, runs the operation in a thread (``qraf``: CuPy on a GPU, NumPy on the
 CPU), saves the state's arrays, then decides ``StateOperationApplied`` with the metrics (or
 ``StateOperationFailed`` with the kernel's error). Every event's ``causation_id`` is the
@@ -22,7 +24,7 @@ from aiokafka import TopicPartition
 from consumers.errors import Poison
 from consumers.journal import Folded, Journal
 from consumers.loop import Pending
-from consumers.qraf import StateArrays, apply
+from consumers.qraf import StateArrays, apply, initial_arrays
 from consumers.wire import decode_command
 from kernels.errors import KernelError
 from schemas.catalog import aggregate_named
@@ -36,6 +38,7 @@ from schemas.states import (
     DeleteState,
     FailStateOperation,
     QraftState,
+    StateCreated,
     StateOperationStarted,
 )
 from streams.deadletter import Message
@@ -64,6 +67,9 @@ class KernelHandler:
                 await self._run(folded, cmd)
             elif isinstance(cmd, DeleteState):
                 await asyncio.to_thread(self._arrays.delete, cmd.stream_id)
+            elif isinstance(cmd, CreateState) and cmd.real:
+                arrays = initial_arrays(cmd.stream_id, cmd.dimension, cmd.real, cmd.imag)
+                await asyncio.to_thread(self._arrays.save, cmd.stream_id, arrays)
         return None
 
     async def _execute(self, folded: Folded, cmd: Command, cause: Command) -> list[Event]:
@@ -79,7 +85,9 @@ class KernelHandler:
         state: QraftState = folded.state
         assert isinstance(folded.events[-1], StateOperationStarted)
         try:
-            metrics = await asyncio.to_thread(self._compute, state, cmd)
+            created = folded.events[0]
+            assert isinstance(created, StateCreated)
+            metrics = await asyncio.to_thread(self._compute, state, created, cmd)
             outcome: Command = command(
                 CompleteStateOperation, cmd.stream_id, self._worker,
                 operation=cmd.operation, metrics=metrics,
@@ -92,8 +100,10 @@ class KernelHandler:
         await self._execute(folded, outcome, cmd)
         self.applied += 1
 
-    def _compute(self, state: QraftState, cmd: ApplyStateOperation) -> dict[str, float]:
-        arrays = self._arrays.load(state.state_id, state.dimension)
+    def _compute(
+        self, state: QraftState, created: StateCreated, cmd: ApplyStateOperation
+    ) -> dict[str, float]:
+        arrays = self._arrays.load(state.state_id, state.dimension, created.real, created.imag)
         updated, metrics = apply(cmd.operation, arrays, dict(cmd.params))
         self._arrays.save(state.state_id, updated)
         return metrics

@@ -3,8 +3,9 @@
 The schema's operation names (``quantize``, ``optimize_density``, ``correct_errors``,
 ``compress_memory``) map onto the ``kernels`` registry (``run_operation``), on the default
 backend: CuPy when a GPU answers, else NumPy. A state is a complex unit vector ``psi`` of its
-``dimension`` (seeded from the state id, so every worker creates the same one) plus a compressive
-memory; both live in ``<state_dir>/<state_id>.npz``, written atomically after an operation, so a
+``dimension`` (the amplitudes ``StateCreated`` carries, normalised; with none, seeded from the
+state id, so every worker creates the same one) plus a compressive memory; both live in
+``<state_dir>/<state_id>.npz``, written atomically after an operation, so a
 redelivered operation starts again from the last completed one.
 
 Each operation returns plain float metrics (the ``StateOperationApplied`` payload). Params are the
@@ -35,12 +36,18 @@ class QraftArrays:
     norm: np.ndarray  # [1, H, dk] float64
 
 
-def initial_arrays(state_id: str, dimension: int) -> QraftArrays:
-    seed = int.from_bytes(hashlib.sha256(state_id.encode()).digest()[:8], "little")
-    rng = np.random.default_rng(seed)
-    psi = rng.normal(size=dimension) + 1j * rng.normal(size=dimension)  # [D]
+def initial_arrays(
+    state_id: str, dimension: int, real: list[float] | None = None, imag: list[float] | None = None
+) -> QraftArrays:
+    if real:
+        psi = np.asarray(real, dtype=np.float64) + 1j * np.asarray(imag or 0.0)  # [D]
+    else:
+        seed = int.from_bytes(hashlib.sha256(state_id.encode()).digest()[:8], "little")
+        rng = np.random.default_rng(seed)
+        psi = rng.normal(size=dimension) + 1j * rng.normal(size=dimension)  # [D]
+    psi = psi / max(float(np.linalg.norm(psi)), 1e-300)
     memory = np.zeros((1, MEMORY_HEADS, MEMORY_DK, MEMORY_DK))  # [B, H, dk, dv]
-    return QraftArrays(psi / np.linalg.norm(psi), memory, np.zeros((1, MEMORY_HEADS, MEMORY_DK)))
+    return QraftArrays(psi, memory, np.zeros((1, MEMORY_HEADS, MEMORY_DK)))
 
 
 class StateArrays:
@@ -52,10 +59,14 @@ class StateArrays:
     def _path(self, state_id: str) -> Path:
         return self.root / f"{hashlib.sha256(state_id.encode()).hexdigest()[:32]}.npz"
 
-    def load(self, state_id: str, dimension: int) -> QraftArrays:
+    def load(
+        self, state_id: str, dimension: int, real: list[float] | None = None,
+        imag: list[float] | None = None,
+    ) -> QraftArrays:  # fmt: skip
+        """The saved arrays, else the initial ones (from the state's data when it has some)."""
         path = self._path(state_id)
         if not path.is_file():
-            return initial_arrays(state_id, dimension)
+            return initial_arrays(state_id, dimension, real, imag)
         with np.load(path) as data:
             return QraftArrays(data["psi"], data["memory"], data["norm"])
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from compose.settings import Settings
 from consumers.config import WorkerSettings
+from consumers.qraf import StateArrays
 from producers.publisher import Publisher
 from producers.topics import KERNELS
 from schemas.records import command
@@ -107,3 +109,19 @@ async def test_two_workers_of_a_group_split_the_partitions(
         await wait_until(lambda: len(one.owned) + len(two.owned) == 6 and
                          bool(one.owned) and bool(two.owned), 60)  # fmt: skip
         assert not one.owned & two.owned
+
+
+async def test_state_created_from_data_holds_that_vector_even_on_a_worker_without_its_file(
+    stack: Settings, worker_settings: WorkerSettings
+) -> None:
+    sid, arrays = "state-data", StateArrays(worker_settings.state_dir)
+    create = command(CreateState, sid, "alice", owner="alice", dimension=4,
+                     real=[3.0, 0.0, 0.0, 0.0], imag=[0.0, 4.0, 0.0, 0.0])  # fmt: skip
+    await publish(stack, create)
+    async with running_worker("kernels", stack, worker_settings), event_store(stack) as store:
+        await wait_for_stream(store, sid, lambda es: "StateCreated" in types_of(es))
+        assert np.allclose(arrays.load(sid, 4).psi, [0.6, 0.8j, 0, 0])
+        arrays.delete(sid)  # as if the operation ran on another worker's disk
+        await publish(stack, command(ApplyStateOperation, sid, "alice", operation="correct_errors"))
+        await wait_for_stream(store, sid, lambda es: "StateOperationApplied" in types_of(es))
+    assert np.allclose(arrays.load(sid, 4).psi, [0.6, 0.8j, 0, 0])
