@@ -21,13 +21,28 @@ from api.observability.context import RequestIdMiddleware
 from api.observability.metrics import AccessMiddleware, ApiMetrics
 from api.observability.metrics import router as metrics_router
 from api.resources import Resources
-from api.routers import api_keys, auth, system, users
+from api.routers import (
+    api_keys,
+    auth,
+    configs,
+    datasets,
+    extensions,
+    models,
+    system,
+    training,
+    users,
+)
+from api.routers import inference, openai
+from api.webhooks import watching
 from compose.settings import Settings
 
 
 def routers() -> list[APIRouter]:
     """Every router of the API, in inclusion order (tests walk these for the role matrix)."""
-    return [system.router, auth.router, users.router, api_keys.router, metrics_router, docs.router]
+    return [system.router, auth.router, users.router, api_keys.router, metrics_router, docs.router,
+            system.admin_router, training.router, models.router, datasets.router,
+            configs.router, extensions.router,
+            inference.router, openai.router]  # fmt: skip
 
 
 def create_app(
@@ -44,7 +59,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with watching(resources):  # job webhooks (api.webhooks)
+            yield
         await resources.aclose()
 
     app = FastAPI(
@@ -59,7 +75,11 @@ def create_app(
     app.state.settings, app.state.config, app.state.resources = settings, config, resources
     app.state.metrics = ApiMetrics()
     error_handlers.install(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=config.max_body_bytes,
+        larger={datasets.router.prefix: config.max_dataset_bytes + 64 * 1024},  # + multipart
+    )
     app.add_middleware(AccessMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)  # added last = outermost
     for router in routers():

@@ -28,22 +28,29 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    """``larger`` maps a path prefix (the dataset upload) to its own, larger limit."""
 
-    def _error(self, size: int) -> PayloadTooLarge:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
+        self.app, self.max_bytes, self.larger = app, max_bytes, larger or {}
+
+    def _limit(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        return next((n for p, n in self.larger.items() if path.startswith(p)), self.max_bytes)
+
+    def _error(self, size: int, limit: int) -> PayloadTooLarge:
         return PayloadTooLarge(
-            f"request body over {self.max_bytes} bytes",
-            details={"limit_bytes": self.max_bytes, "size_bytes": size},
+            f"request body over {limit} bytes",
+            details={"limit_bytes": limit, "size_bytes": size},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = _declared_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await render(Request(scope), self._error(declared))(scope, receive, send)
+        if declared is not None and declared > limit:
+            await render(Request(scope), self._error(declared, limit))(scope, receive, send)
             return
         seen = 0
 
@@ -51,8 +58,8 @@ class BodyLimitMiddleware:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise HTTPException(413, f"request body over {self.max_bytes} bytes")
+            if seen > limit:
+                raise HTTPException(413, f"request body over {limit} bytes")
             return message
 
         await self.app(scope, counted, send)

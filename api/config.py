@@ -70,6 +70,25 @@ class ApiConfig(BaseSettings):
     redis_prefix: str = "qllm:api:"
     log_level: str = "INFO"
 
+    # resource routes: the publisher's connect and acknowledgement bound (past it: 503), the
+    # bound on opening the event store, the dataset store (a local folder or an fsspec URL) and
+    # its upload limit, and the signed, retried webhooks of training jobs
+    kafka_timeout_s: float = Field(5.0, gt=0)
+    event_store_timeout_s: float = Field(20.0, gt=0)
+    data_root: str = ".qllm/datasets"
+    max_dataset_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    webhook_secret: SecretStr | None = None
+    webhook_attempts: int = Field(5, ge=1)
+    webhook_backoff_s: float = Field(1.0, gt=0)
+    webhook_timeout_s: float = Field(5.0, gt=0)
+
+    # inference routes: how long a request waits for its answer (also the deadline its command
+    # carries, so the batcher stops computing it too; past it: 504), the cap on max_tokens, and
+    # the bound on starting the results listener (past it: 503)
+    inference_timeout_s: float = Field(60.0, gt=0)
+    inference_max_tokens: int = Field(512, ge=1)
+    results_start_timeout_s: float = Field(10.0, gt=0)
+
     @field_validator("admin_password")
     @classmethod
     def _refuse_weak_admin_password(cls, value: SecretStr | None) -> SecretStr | None:

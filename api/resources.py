@@ -1,4 +1,5 @@
-"""What the API holds open: the Redis client, the auth store, and the services built on them.
+"""What the API holds open: the Redis client, the auth store, the Kafka publisher, the event store,
+and the services built on them.
 
 Opened lazily, on the first request that needs them, so ``create_app`` does no I/O and the
 system routes work while a dependency is down. A failed open is not cached: the next request
@@ -11,6 +12,7 @@ import asyncio
 import logging
 
 import redis.asyncio as aioredis
+from aiokafka.errors import KafkaError
 
 from api.auth.bootstrap import ensure_first_admin
 from api.auth.cassandra_store import CassandraAuthStore
@@ -18,8 +20,17 @@ from api.auth.lockout import Lockout, LockoutPolicy
 from api.auth.store import AuthStore
 from api.auth.tokens import TokenService
 from api.config import ApiConfig
+from api.errors import ServiceUnavailable
 from api.ratelimit import RateLimiter
+from api.results import ResultsListener
 from compose.settings import Settings
+from producers.errors import BrokerUnavailable
+from producers.publisher import Publisher, PublisherOptions
+from producers.topics import provision
+from schemas.codec import default_codec
+from streams.projection import ProjectionKeys
+from streams.store.base import EventStore, StoreUnavailable
+from streams.store.cassandra import CassandraEventStore, StoreOptions
 
 log = logging.getLogger("qllm.api.resources")
 
@@ -54,6 +65,13 @@ class Resources:
         self._owns_store = auth_store is None  # a store handed in is closed by whoever made it
         self._store_ready = False
         self._lock = asyncio.Lock()
+        self.projection_keys = ProjectionKeys.from_settings(settings)
+        self._publisher: Publisher | None = None
+        self._publisher_lock = asyncio.Lock()
+        self._events: EventStore | None = None
+        self._events_lock = asyncio.Lock()
+        # inference: the one listener of the results topic (started on first use)
+        self.results = ResultsListener(settings, default_codec(), config.results_start_timeout_s)
 
     async def auth_store(self) -> AuthStore:
         """The store, opened (and the first admin ensured) on first use."""
@@ -73,7 +91,50 @@ class Resources:
                 self._store_ready = True
         return self._store
 
+    async def publisher(self) -> Publisher:
+        """The one Kafka publisher of the process (topics provisioned once, on first use); every
+        wait bounded by ``kafka_timeout_s``, and a broker that does not answer is a 503."""
+        if self._publisher is not None:
+            return self._publisher
+        async with self._publisher_lock:
+            if self._publisher is None:
+                bound = self.config.kafka_timeout_s
+                options = PublisherOptions(connect_timeout_s=bound, ack_timeout_s=bound)
+                publisher = Publisher(self.settings, options)
+                try:
+                    await asyncio.wait_for(provision(self.settings, timeout_s=bound), bound)
+                    await publisher.start()
+                except (TimeoutError, OSError, BrokerUnavailable, KafkaError) as exc:
+                    raise ServiceUnavailable("kafka", repr(exc)) from exc
+                self._publisher = publisher
+        return self._publisher
+
+    @property
+    def publisher_open(self) -> bool:
+        return self._publisher is not None
+
+    async def event_store(self) -> EventStore:
+        """The Cassandra event store (history reads), opened on first use within a bound."""
+        if self._events is not None:
+            return self._events
+        async with self._events_lock:
+            if self._events is None:
+                options = StoreOptions.from_settings(self.settings)
+                bound = self.config.event_store_timeout_s
+                try:
+                    self._events = await asyncio.wait_for(CassandraEventStore.open(options), bound)
+                except (TimeoutError, StoreUnavailable) as exc:
+                    raise ServiceUnavailable("cassandra", repr(exc)) from exc
+        return self._events
+
     async def aclose(self) -> None:
+        await self.results.aclose()
+        if self._publisher is not None:
+            await self._publisher.stop()
+            self._publisher = None
+        if isinstance(self._events, CassandraEventStore):
+            await self._events.close()
+            self._events = None
         if self._store is not None and self._owns_store:
             await self._store.close()
             self._store = None

@@ -1,0 +1,82 @@
+"""Model extensions: what exists, its settings, and their JSON schema (``extensions:read``).
+
+Read from ``model.ExtensionsConfig``, the switch and settings each model's config carries
+(memory, multimodal, quantum, observer run in the forward; structured output is a decoding
+constraint with no switch). Per-model enable/disable/update is not offered yet: it changes a
+model's config, which takes a model-stream record and a handler that do not exist (see the
+module's report).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, TypeAdapter
+
+from api.auth.permissions import Permission
+from api.auth.principal import Principal, require
+from api.errors import NotFound
+from model import ExtensionsConfig
+
+router = APIRouter(prefix="/api/v1/extensions", tags=["extensions"])
+Reader = Annotated[Principal, Depends(require(Permission.EXTENSIONS_READ))]
+
+_SETTINGS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "memory": (
+        "memory",
+        ("memory_slots", "memory_top_k", "memory_gate"),
+        "compressive key-value memory read into the final hidden states",
+    ),
+    "multimodal": ("multimodal", ("image_dim", "fusion"), "image features fused into the text"),
+    "quantum": ("quantum", ("quantum_group",), "group-structured phase rotation of the states"),
+    "observer": ("observer", (), "records per-layer resonance observations; changes nothing"),
+    "structured": ("", (), "JSON-schema constrained decoding (per request; no switch)"),
+}
+
+
+class ExtensionOut(BaseModel):
+    name: str
+    description: str
+    switch: str | None
+    enabled_by_default: bool
+    settings: dict[str, Any]
+
+
+def _describe(name: str) -> ExtensionOut:
+    switch, settings, description = _SETTINGS[name]
+    defaults = dataclasses.asdict(ExtensionsConfig())
+    return ExtensionOut(
+        name=name,
+        description=description,
+        switch=switch or None,
+        enabled_by_default=bool(defaults.get(switch, False)) if switch else True,
+        settings={key: defaults[key] for key in settings},
+    )
+
+
+def _known(name: str) -> None:
+    if name not in _SETTINGS:
+        raise NotFound("no such extension", details={"extension": name, "known": list(_SETTINGS)})
+
+
+@router.get("", response_model=list[ExtensionOut], summary="Every extension")
+async def list_extensions(principal: Reader) -> list[ExtensionOut]:
+    return [_describe(name) for name in _SETTINGS]
+
+
+@router.get("/{name}", response_model=ExtensionOut, summary="One extension and its defaults")
+async def get_extension(name: str, request: Request, principal: Reader) -> ExtensionOut:
+    _known(name)
+    return _describe(name)
+
+
+@router.get("/{name}/schema", summary="JSON schema of an extension's settings")
+async def extension_schema(name: str, principal: Reader) -> dict[str, Any]:
+    _known(name)
+    full = TypeAdapter(ExtensionsConfig).json_schema()
+    switch, settings, _ = _SETTINGS[name]
+    keep = ([switch] if switch else []) + list(settings)
+    props = {k: v for k, v in full.get("properties", {}).items() if k in keep}
+    return {"title": name, "type": "object", "properties": props}

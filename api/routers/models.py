@@ -1,0 +1,205 @@
+"""Models: register, list, get, retire, load, unload, status, checkpoint versions.
+
+Register and retire are commands on ``qllm.commands.models`` (the model handler decides them);
+load and unload go on ``qllm.commands.inference`` keyed by the model, where the inference batcher
+that owns the model's partition acts on them and answers on the results topic. Reads come from
+the projection (the model now) and the event store (its published checkpoints, the versions).
+``models:write`` registers; retiring, loading and unloading need the caller to own the model
+(or be an admin).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from api import commands
+from api.auth.ownership import ensure_can_manage
+from api.auth.permissions import Permission
+from api.auth.principal import Principal, require, resources_of
+from api.errors import Conflict, NotFound
+from api.history import events_of
+from api.projection import ProjectionReader
+from api.resources import Resources
+from api.validation import check_preset
+from api.wire.models import CheckpointVersion, ModelOut, ModelPage, ModelStatusOut, NewModel
+from schemas import inference
+from schemas.models import (
+    ModelCheckpointPublished,
+    ModelState,
+    ModelStatus,
+    RegisterModel,
+    RetireModel,
+)
+from schemas.records import command
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+Reader = Annotated[Principal, Depends(require(Permission.MODELS_READ))]
+Writer = Annotated[Principal, Depends(require(Permission.MODELS_WRITE))]
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "the command is in Kafka; poll the Location"}
+}
+
+
+def model_location(model_id: str) -> str:
+    return f"/api/v1/models/{model_id}"
+
+
+async def find_model(resources: Resources, model_id: str) -> ModelState:
+    state = await ProjectionReader(resources.redis, resources.projection_keys).get(
+        model_id, "model"
+    )
+    if state is None:
+        raise NotFound("no such model", details={"model_id": model_id})
+    assert isinstance(state, ModelState)
+    return state
+
+
+def model_out(state: ModelState) -> ModelOut:
+    return ModelOut.model_validate({**dataclasses.asdict(state), "status": state.status.value})
+
+
+@router.get("", response_model=ModelPage, summary="List models, newest first")
+async def list_models(
+    request: Request,
+    principal: Reader,
+    owner: Annotated[str | None, Query()] = None,
+    status: Annotated[ModelStatus | None, Query()] = None,
+    preset: Annotated[str | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ModelPage:
+    resources = resources_of(request)
+    projection = ProjectionReader(resources.redis, resources.projection_keys)
+    states = await projection.many(await projection.ids("model", owner, offset, limit), "model")
+    kept = [
+        s
+        for s in states
+        if (status is None or s.status is status) and (preset is None or s.preset == preset)
+    ]
+    return ModelPage(items=[model_out(s) for s in kept], offset=offset, limit=limit)
+
+
+@router.post("", status_code=202, responses=_ACCEPTED, summary="Register a model")
+async def create_model(body: NewModel, request: Request, principal: Writer) -> JSONResponse:
+    resources = resources_of(request)
+    check_preset(body.preset)
+    model_id = body.model_id or f"model-{uuid.uuid4().hex[:12]}"
+    if body.model_id is not None:
+        existing = await ProjectionReader(resources.redis, resources.projection_keys).get(
+            model_id, "model"
+        )
+        if existing is not None:
+            raise Conflict(f"model {model_id} exists", details={"model_id": model_id})
+    record = command(
+        RegisterModel,
+        model_id,
+        principal.subject,
+        owner=principal.subject,
+        preset=body.preset,
+        description=body.description,
+    )
+    return await commands.accept(resources, record, model_location(model_id))
+
+
+@router.get("/{model_id}", response_model=ModelOut, summary="A model as it is now")
+async def get_model(model_id: str, request: Request, principal: Reader) -> ModelOut:
+    return model_out(await find_model(resources_of(request), model_id))
+
+
+@router.delete("/{model_id}", status_code=202, responses=_ACCEPTED, summary="Retire a model")
+async def retire_model(
+    model_id: str,
+    request: Request,
+    principal: Writer,
+    reason: Annotated[str, Query(max_length=500)] = "retired through the API",
+) -> JSONResponse:
+    resources = resources_of(request)
+    state = await find_model(resources, model_id)
+    ensure_can_manage(principal, state.owner, Permission.MODELS_WRITE, f"model {model_id}")
+    if state.status not in (ModelStatus.REGISTERED, ModelStatus.READY):
+        raise Conflict(
+            f"model {model_id} is {state.status.value}",
+            details={"model_id": model_id, "status": state.status.value},
+        )
+    record = command(RetireModel, model_id, principal.subject, reason=reason)
+    return await commands.accept(resources, record, model_location(model_id))
+
+
+async def _cache_command(
+    request: Request,
+    principal: Principal,
+    model_id: str,
+    cls: type[inference.LoadModel] | type[inference.UnloadModel],
+) -> JSONResponse:
+    resources = resources_of(request)
+    state = await find_model(resources, model_id)
+    ensure_can_manage(principal, state.owner, Permission.MODELS_WRITE, f"model {model_id}")
+    if cls is inference.LoadModel and state.status is not ModelStatus.READY:
+        raise Conflict(
+            f"model {model_id} is {state.status.value}; only READY models load",
+            details={"model_id": model_id, "status": state.status.value},
+        )
+    request_id = f"req-{uuid.uuid4().hex}"
+    record = command(cls, request_id, principal.subject, model_id=model_id)
+    location = f"{model_location(model_id)}/status"
+    return await commands.accept(resources, record, location, {"request_id": request_id})
+
+
+@router.post(
+    "/{model_id}/load",
+    status_code=202,
+    responses=_ACCEPTED,
+    summary="Load the model into an inference worker's memory",
+)
+async def load_model(model_id: str, request: Request, principal: Writer) -> JSONResponse:
+    return await _cache_command(request, principal, model_id, inference.LoadModel)
+
+
+@router.post(
+    "/{model_id}/unload",
+    status_code=202,
+    responses=_ACCEPTED,
+    summary="Drop the model from inference memory",
+)
+async def unload_model(model_id: str, request: Request, principal: Writer) -> JSONResponse:
+    return await _cache_command(request, principal, model_id, inference.UnloadModel)
+
+
+@router.get("/{model_id}/status", response_model=ModelStatusOut, summary="Lifecycle status")
+async def model_status(model_id: str, request: Request, principal: Reader) -> ModelStatusOut:
+    state = await find_model(resources_of(request), model_id)
+    return ModelStatusOut(
+        model_id=model_id,
+        status=state.status.value,
+        servable=state.status is ModelStatus.READY and state.checkpoint_uri is not None,
+        training_job_id=state.training_job_id,
+        checkpoint_step=state.checkpoint_step,
+    )
+
+
+@router.get(
+    "/{model_id}/versions",
+    response_model=list[CheckpointVersion],
+    summary="The checkpoints the model published, oldest first",
+)
+async def model_versions(
+    model_id: str, request: Request, principal: Reader
+) -> list[CheckpointVersion]:
+    resources = resources_of(request)
+    await find_model(resources, model_id)
+    published = await events_of(await resources.event_store(), model_id, ModelCheckpointPublished)
+    return [
+        CheckpointVersion(
+            version=i,
+            step=e.step,
+            checkpoint_uri=e.checkpoint_uri,
+            job_id=e.job_id,
+            published_at=e.occurred_at,
+        )
+        for i, e in enumerate(published, start=1)
+    ]
