@@ -1,20 +1,23 @@
 """The Faust app of the event backbone, built by ``create_app(settings)`` (never at import).
 
 One agent, ``store_and_project``, at concurrency 1 over the three event topics (DESIGN.md:
-concurrency 1 and no Faust tables — state lives in Cassandra and Redis). It takes batches with
-``take_events``, which acks each event only after the body has handled the batch, so Faust commits
-offsets only after the writes are durable. ``take_events`` waits ``batch_within_s`` after every
-batch (its timer starts when the previous batch is done, not at the first event), so that wait is
-added to every event's lag and kept short; the consumer's fetch wait is bounded (``transport``).
-Storing and projecting in one agent keeps the order "Cassandra, then Redis" per event,
-which the projection's catch-up from Cassandra relies on.
+concurrency 1 and no Faust tables — state lives in Cassandra and Redis). The agent's own loop
+only moves events into an ``Intake`` (with Faust's automatic acks off); ``flow.run_pipelined``
+batches them while earlier batches are in flight, overlaps batch n+1's Cassandra append with batch
+n's Redis step, and acks a batch's events only after both steps of that batch are done, batch
+after batch — so Faust commits offsets only after the writes are durable (the ordering argument
+is in ``flow``). The consumer's fetch wait is bounded (``transport``). Storing and projecting in
+one agent keeps the order "Cassandra, then Redis" per event, which the projection's catch-up from
+Cassandra relies on.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import faust
@@ -25,6 +28,7 @@ from producers.publisher import Publisher
 from producers.topics import DEADLETTER, EVENT_TOPICS
 from schemas.codec import default_codec
 from streams.deadletter import KafkaDeadLetters, Message
+from streams.flow import Intake, run_pipelined
 from streams.pipeline import EventPipeline
 from streams.projection import Projection, ProjectionKeys
 from streams.store.cassandra import CassandraEventStore, StoreOptions
@@ -36,8 +40,9 @@ class StreamsOptions:
     """Options of the stream processor not in ``Settings`` (the app id names the consumer group)."""
 
     app_id: str = "qllm-streams"
-    batch_size: int = 500
-    batch_within_s: float = 0.01  # take_events waits this long after every batch: it is lag
+    batch_size: int = 2_000  # the most events of one batch (under a backlog batches grow to it)
+    batch_within_s: float = 0.005  # an idle loop waits this long after an event for company
+    intake_limit: int = 4_000  # events queued ahead of the batches before Faust is held back
     partition_size: int = 500
     strict_store: bool = False  # the processor is its streams' single writer (store/cassandra.py)
     fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS  # Faust's own 1500 ms is a lag floor
@@ -76,6 +81,28 @@ def _message(event: Any) -> Message:
     return Message(m.topic, m.partition, m.offset, m.key, m.value)
 
 
+async def _ack_all(stream: Any, events: Sequence[Any]) -> None:
+    for event in events:
+        await stream.ack(event)
+
+
+async def _consume(stream: Any, pipeline: EventPipeline, options: StreamsOptions) -> None:
+    """Feed the intake from the stream; the batches run in a task beside it (``flow``)."""
+    stream.enable_acks = False  # acked by ``run_pipelined`` once a batch's writes are done
+    intake: Intake[Any] = Intake(options.intake_limit)
+    loop = run_pipelined(
+        intake, pipeline, _message, partial(_ack_all, stream),
+        options.batch_size, options.batch_within_s,
+    )  # fmt: skip
+    async with asyncio.TaskGroup() as group:
+        group.create_task(loop)
+        try:
+            async for event in stream.events():
+                await intake.put(event)
+        finally:
+            intake.close()
+
+
 def create_app(settings: Settings, options: StreamsOptions | None = None) -> faust.App:
     options = options or StreamsOptions.from_settings(settings)
     app = App(
@@ -97,7 +124,6 @@ def create_app(settings: Settings, options: StreamsOptions | None = None) -> fau
     @app.agent(topic, concurrency=1)
     async def store_and_project(stream: Any) -> None:
         async with open_pipeline(settings, options) as pipeline:
-            async for events in stream.take_events(options.batch_size, options.batch_within_s):
-                await pipeline.handle([_message(event) for event in events])
+            await _consume(stream, pipeline, options)
 
     return app

@@ -1,8 +1,10 @@
 """One batch of event-topic messages: decode, store in Cassandra, project into Redis, dead-letter.
 
-The visible order is the guarantee: the store append is durable before the projection sees the
-event, and both (and any dead letters) are done before ``handle`` returns — only then does the
-Faust agent ack the batch, so offsets are committed after the writes.
+Two stages, so that the agent can overlap them across batches (``streams.flow``): ``store``
+(decode, append to Cassandra; durable when it returns) and ``project`` (Redis, then dead letters).
+``handle`` runs both in order. The visible order is the guarantee: the store append is durable
+before the projection sees the event, and both (and any dead letters) are done before the batch is
+acked, so offsets are committed after the writes.
 
 Per-handler choice (STYLE.md): this is an event handler, so bad input is dead-lettered and the
 batch goes on: undecodable bytes, a record that is not an event, a conflicting event at a stored
@@ -29,6 +31,16 @@ from streams.store.base import ConcurrencyError, EventStore, SequenceGap, Stored
 
 
 @dataclass(frozen=True)
+class Stored:
+    """What stage one (``store``) hands to stage two (``project``): the batch after Cassandra."""
+
+    stored: int
+    duplicates: int
+    accepted: list[tuple[Event, Message]]  # durable in the store, in Kafka order per stream
+    rejected: list[Rejected]  # to dead-letter in stage two
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     stored: int
     duplicates: int
@@ -45,11 +57,17 @@ class EventPipeline:
         self._retry = retry or RetryPolicy()
 
     async def handle(self, messages: Sequence[Message]) -> BatchOutcome:
+        """Both stages of one batch, in order (``store`` then ``project``)."""
+        return await self.project(await self.store(messages))
+
+    async def store(self, messages: Sequence[Message]) -> Stored:
+        """Stage one: decode and append to the event store; durable when this returns."""
         rejected: list[Rejected] = []
         decoded: list[tuple[Event, Message]] = []
+        decode = self._codec.decode
         for message in messages:
             try:
-                record = self._codec.decode(message.value)
+                record = decode(message.value)
             except DecodeError as exc:
                 rejected.append(Rejected(message, type(exc).__name__, exc.reason))
                 continue
@@ -61,22 +79,27 @@ class EventPipeline:
         stored, duplicates, accepted, refused = await retrying(
             self._retry, lambda: self._store_all(decoded), "event-store append"
         )
-        rejected += refused
-        projecting = [(e, m.value) for e, m in accepted]
+        return Stored(stored, duplicates, accepted, rejected + refused)
+
+    async def project(self, batch: Stored) -> BatchOutcome:
+        """Stage two: project the stored events into Redis, then send the batch's dead letters."""
+        rejected = list(batch.rejected)
+        projecting = [(e, m.value) for e, m in batch.accepted]
         outcome = await retrying(
             self._retry, lambda: self._projection.apply(projecting), "redis projection"
         )
-        origin = {e.event_id: m for e, m in accepted}
-        for unapplied in outcome.unapplied:
-            event = unapplied.event  # a caught-up event has no message of this batch
-            fallback = Message(
-                "event-store", -1, event.seq, event.stream_id.encode(), unapplied.payload
-            )
-            message = origin.get(event.event_id, fallback)
-            rejected.append(Rejected(message, "Unapplied", unapplied.reason))
+        if outcome.unapplied:
+            origin = {e.event_id: m for e, m in batch.accepted}
+            for unapplied in outcome.unapplied:
+                event = unapplied.event  # a caught-up event has no message of this batch
+                fallback = Message(
+                    "event-store", -1, event.seq, event.stream_id.encode(), unapplied.payload
+                )
+                message = origin.get(event.event_id, fallback)
+                rejected.append(Rejected(message, "Unapplied", unapplied.reason))
         for item in rejected:
             await retrying(self._retry, partial(self._dead.send, item), "dead letter")
-        return BatchOutcome(stored, duplicates, outcome.applied, len(rejected))
+        return BatchOutcome(batch.stored, batch.duplicates, outcome.applied, len(rejected))
 
     async def _store_all(
         self, decoded: list[tuple[Event, Message]]
