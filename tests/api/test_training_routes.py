@@ -1,0 +1,103 @@
+"""Training routes without workers: validation naming the field, 404s in the error format, the
+command really in Kafka when 202 is answered, and 503 (bounded) when Kafka is unreachable."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from api.auth.permissions import Role
+from api.config import ApiConfig
+from api.validation import TUNABLE
+from compose.settings import Settings
+from producers.topics import TRAINING
+from schemas.codec import default_codec
+from schemas.jobs import StartTraining
+from tests.api.conftest import Api, MakeApi
+
+pytestmark = pytest.mark.stack
+JOBS = "/api/v1/training/jobs"
+
+
+def test_tunable_hyperparameters_are_the_ones_the_worker_applies() -> None:
+    from consumers.training import run
+
+    assert TUNABLE == run._TUNABLE
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"hyperparameters": {"learning_rate": -1.0}}, "hyperparameters.learning_rate"),
+        ({"hyperparameters": {"momentum": 0.9}}, "hyperparameters.momentum"),
+        ({"hyperparameters": {"warmup_steps": 2.5}}, "hyperparameters.warmup_steps"),
+        ({"preset": "huge"}, "preset"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"training_type": "dialogue"}, "training_type"),
+        ({"callback_url": "not a url"}, "callback_url"),
+    ],
+)
+async def test_a_bad_job_is_422_naming_the_field(api: Api, body: dict, field: str) -> None:
+    admin = await api.as_admin()
+    response = await api.client.post(JOBS, json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["error"] == "validation_error"
+    assert field in [f["field"] for f in error["details"]["fields"]]
+    assert {"message", "request_id", "timestamp"} <= set(error)
+
+
+async def test_unknown_job_and_dataset_are_404_in_the_error_format(api: Api) -> None:
+    admin = await api.as_admin()
+    for method, path, body in [
+        ("GET", f"{JOBS}/job-none", None),
+        ("POST", f"{JOBS}/job-none/pause", None),
+        ("GET", f"{JOBS}/job-none/metrics", None),
+        ("GET", f"{JOBS}/job-none/logs", None),
+        ("POST", JOBS, {"dataset_id": "ds-none"}),
+    ]:
+        response = await api.client.request(method, path, json=body, headers=admin)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["error"] == "not_found"
+        assert response.json()["details"]
+
+
+async def test_accepted_job_is_in_kafka_with_its_fields_and_a_location(
+    api: Api, api_settings: Settings
+) -> None:
+    trainer = await api.user_with_role(Role.TRAINER, await api.as_admin())
+    body = {"preset": "tiny", "max_steps": 7, "hyperparameters": {"learning_rate": 0.01},
+            "callback_url": "http://127.0.0.1:9/hook"}  # fmt: skip
+    response = await api.client.post(JOBS, json=body, headers=trainer)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    assert response.headers["Location"] == f"{JOBS}/{job_id}"
+    consumer = AIOKafkaConsumer(
+        api_settings.topic(TRAINING), bootstrap_servers=api_settings.kafka_bootstrap,
+        group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    records = [default_codec().decode(m.value) for ms in batches.values() for m in ms]
+    (record,) = [r for r in records if r.stream_id == job_id]
+    assert isinstance(record, StartTraining)
+    assert (record.max_steps, record.hyperparameters) == (7, {"learning_rate": 0.01})
+    assert record.owner == record.actor and record.owner.startswith("trainer-")
+    assert record.callback_url == "http://127.0.0.1:9/hook"
+
+
+async def test_kafka_unreachable_is_a_quick_503_with_retry_after(
+    make_api: MakeApi, api_settings: Settings, api_config: ApiConfig
+) -> None:
+    down = api_settings.model_copy(update={"kafka_bootstrap": "127.0.0.1:1"})
+    api = await make_api(
+        settings=down, config=api_config.model_copy(update={"kafka_timeout_s": 1.0})
+    )
+    admin = await api.as_admin()
+    response = await api.client.post(JOBS, json={"max_steps": 3}, headers=admin)
+    assert response.status_code == 503, response.text
+    assert response.json()["details"]["service"] == "kafka"
+    assert int(response.headers["Retry-After"]) > 0
