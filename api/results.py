@@ -25,6 +25,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from api.errors import ServiceUnavailable
@@ -75,7 +76,7 @@ class ResultsListener:
         )
         await consumer.start()
         try:
-            partitions = await _partitions(consumer, topic)
+            partitions = await _partitions(self._settings, topic, self._timeout)
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)
             for tp in partitions:
@@ -145,11 +146,18 @@ async def next_outcome(queue: asyncio.Queue[object], timeout_s: float) -> Outcom
     return item
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    for _ in range(50):
-        await consumer.topics()  # a metadata refresh of every topic
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return [TopicPartition(topic, p) for p in sorted(found)]
-        await asyncio.sleep(0.1)
+async def _partitions(settings: Settings, topic: str, timeout_s: float) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
+    await admin.start()
+    try:
+        for _ in range(50):  # a topic just created (here or by a worker) may not be described yet
+            (described,) = await admin.describe_topics([topic])
+            numbers = sorted(p["partition"] for p in described.get("partitions", ()))
+            if numbers:
+                return [TopicPartition(topic, n) for n in numbers]
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
     raise KafkaError(f"topic {topic} has no partitions")
