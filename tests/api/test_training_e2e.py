@@ -29,27 +29,39 @@ STEPS = 6
 
 @pytest.fixture(scope="module")
 def stack(
-    tmp_path_factory: Any, settings: Settings, kafka_bootstrap: str, redis_url: str,
+    tmp_path_factory: Any,
+    settings: Settings,
+    kafka_bootstrap: str,
+    redis_url: str,
     cassandra_cluster: Any,
-) -> Iterator[Settings]:  # fmt: skip
+) -> Iterator[Settings]:
     tag = uuid.uuid4().hex[:10]
     own = settings.model_copy(
         update={"topic_prefix": f"t{tag}.", "cassandra_keyspace": f"api_{tag}"}
     )
     asyncio.run(provision(own))
     folder = tmp_path_factory.mktemp("workers")
-    env = {**os.environ, "QLLM_TOPIC_PREFIX": own.topic_prefix,
-           "QLLM_CASSANDRA_KEYSPACE": own.cassandra_keyspace,
-           "QLLM_WORKER_CHECKPOINT_URL": str(folder / "checkpoints"),
-           "QLLM_WORKER_BATCH_SIZE": "4", "QLLM_WORKER_SEQ_LEN": "32",
-           "QLLM_WORKER_CORPUS_DOCUMENTS": "12", "QLLM_WORKER_EVAL_TOKENS": "64",
-           "QLLM_WORKER_CHECKPOINT_EVERY": "3", "QLLM_WORKER_SESSION_TIMEOUT_MS": "6000",
-           "QLLM_WORKER_HEARTBEAT_INTERVAL_MS": "1000"}  # fmt: skip
+    env = {
+        **os.environ,
+        "QLLM_TOPIC_PREFIX": own.topic_prefix,
+        "QLLM_CASSANDRA_KEYSPACE": own.cassandra_keyspace,
+        "QLLM_WORKER_CHECKPOINT_URL": str(folder / "checkpoints"),
+        "QLLM_WORKER_BATCH_SIZE": "4",
+        "QLLM_WORKER_SEQ_LEN": "32",
+        "QLLM_WORKER_CORPUS_DOCUMENTS": "12",
+        "QLLM_WORKER_EVAL_TOKENS": "64",
+        "QLLM_WORKER_CHECKPOINT_EVERY": "3",
+        "QLLM_WORKER_SESSION_TIMEOUT_MS": "6000",
+        "QLLM_WORKER_HEARTBEAT_INTERVAL_MS": "1000",
+    }
     procs = []
     for name, argv in (("streams", ["streams", "worker"]), ("training", ["consumers", "training"])):
         with (folder / f"{name}.log").open("wb") as log:
-            procs.append(subprocess.Popen([sys.executable, "-m", *argv], env=env, stdout=log,
-                                          stderr=subprocess.STDOUT))  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", *argv], env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
     try:
         yield own
     finally:
@@ -89,15 +101,25 @@ def _frames(text: str) -> list[tuple[int, str, dict[str, Any]]]:
 async def test_a_submitted_job_trains_to_succeeded_and_every_read_shows_it(
     stack: Settings, make_api: MakeApi, api_settings: Settings
 ) -> None:
-    api = await make_api(settings=api_settings.model_copy(update={
-        "topic_prefix": stack.topic_prefix, "cassandra_keyspace": stack.cassandra_keyspace}))  # fmt: skip
+    api = await make_api(
+        settings=api_settings.model_copy(
+            update={
+                "topic_prefix": stack.topic_prefix,
+                "cassandra_keyspace": stack.cassandra_keyspace,
+            }
+        )
+    )
     admin = await api.as_admin()
     trainer = await api.user_with_role(Role.TRAINER, admin)
     other = await api.user_with_role(Role.TRAINER, admin)
     with receiver() as hook:
         async with watching(api.app.state.resources) as watcher:
-            body = {"preset": "tiny", "max_steps": STEPS, "callback_url": hook.url,
-                    "hyperparameters": {"learning_rate": 0.005}}  # fmt: skip
+            body = {
+                "preset": "tiny",
+                "max_steps": STEPS,
+                "callback_url": hook.url,
+                "hyperparameters": {"learning_rate": 0.005},
+            }
             created = await api.client.post("/api/v1/training/jobs", json=body, headers=trainer)
             assert created.status_code == 202, created.text
             location, model_id = created.headers["Location"], created.json()["model_id"]
@@ -111,8 +133,11 @@ async def test_a_submitted_job_trains_to_succeeded_and_every_read_shows_it(
     assert (job["step"], job["owner"]) == (STEPS, job["owner"])
     assert job["checkpoint_uri"]
 
-    listed = await api.client.get("/api/v1/training/jobs", headers=trainer,
-                                  params={"owner": job["owner"], "status": "SUCCEEDED"})  # fmt: skip
+    listed = await api.client.get(
+        "/api/v1/training/jobs",
+        headers=trainer,
+        params={"owner": job["owner"], "status": "SUCCEEDED"},
+    )
     assert [j["job_id"] for j in listed.json()["items"]] == [job["job_id"]]
 
     metrics = (await api.client.get(f"{location}/metrics", headers=trainer)).json()
@@ -124,15 +149,18 @@ async def test_a_submitted_job_trains_to_succeeded_and_every_read_shows_it(
     frames = _frames(log.text)
     assert [seq for seq, _, _ in frames] == list(range(1, len(frames) + 1))
     assert (frames[0][1], frames[-1][1]) == ("JobSubmitted", "JobSucceeded")
-    resumed = _frames((await api.client.get(f"{location}/logs", headers={
-        **trainer, "Last-Event-ID": "3"})).text)  # fmt: skip
+    resumed = _frames(
+        (await api.client.get(f"{location}/logs", headers={**trainer, "Last-Event-ID": "3"})).text
+    )
     assert resumed == frames[3:]
-    done = await api.client.get(f"{location}/logs", headers={**trainer,
-                                "Last-Event-ID": str(frames[-1][0])})  # fmt: skip
+    done = await api.client.get(
+        f"{location}/logs", headers={**trainer, "Last-Event-ID": str(frames[-1][0])}
+    )
     assert _frames(done.text) == []
 
-    model = await _poll(api, f"/api/v1/models/{model_id}", trainer,
-                        lambda m: m["status"] == "READY", 30)  # fmt: skip
+    model = await _poll(
+        api, f"/api/v1/models/{model_id}", trainer, lambda m: m["status"] == "READY", 30
+    )
     assert model["checkpoint_step"] == STEPS
     versions = (await api.client.get(f"/api/v1/models/{model_id}/versions", headers=trainer)).json()
     assert [(v["version"], v["step"], v["job_id"]) for v in versions] == [(1, STEPS, job["job_id"])]

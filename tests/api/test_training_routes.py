@@ -66,16 +66,23 @@ async def test_accepted_job_is_in_kafka_with_its_fields_and_a_location(
     api: Api, api_settings: Settings
 ) -> None:
     trainer = await api.user_with_role(Role.TRAINER, await api.as_admin())
-    body = {"preset": "tiny", "max_steps": 7, "hyperparameters": {"learning_rate": 0.01},
-            "callback_url": "http://127.0.0.1:9/hook"}  # fmt: skip
+    body = {
+        "preset": "tiny",
+        "max_steps": 7,
+        "hyperparameters": {"learning_rate": 0.01},
+        "callback_url": "http://127.0.0.1:9/hook",
+    }
     response = await api.client.post(JOBS, json=body, headers=trainer)
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     assert response.headers["Location"] == f"{JOBS}/{job_id}"
     consumer = AIOKafkaConsumer(
-        api_settings.topic(TRAINING), bootstrap_servers=api_settings.kafka_bootstrap,
-        group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
-    )  # fmt: skip
+        api_settings.topic(TRAINING),
+        bootstrap_servers=api_settings.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         batches = await consumer.getmany(timeout_ms=5000)
