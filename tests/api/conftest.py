@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from compose.settings import Settings
 JWT_SECRET = "test-signing-key-" + "x" * 32
 ADMIN, ADMIN_PASSWORD = "root", "correct horse battery staple"
 PASSWORD = "a perfectly long passphrase"
+WEBHOOK_SECRET = "webhook-signing-key-" + "w" * 24
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +50,19 @@ def cassandra_store(auth_keyspace: str, cassandra_contact: str) -> Iterator[Cass
 
 
 @pytest.fixture
-def api_settings(settings: Settings, redis_url: str) -> Settings:
-    return settings.model_copy(update={"jwt_secret": SecretStr(JWT_SECRET)})
+def api_settings(settings: Settings, redis_url: str, unique: str) -> Settings:
+    # own topics (and projection keys): a route that publishes never reaches a dev stack's
+    return settings.model_copy(
+        update={"jwt_secret": SecretStr(JWT_SECRET), "topic_prefix": f"t{unique}."}
+    )
 
 
 @pytest.fixture
-def api_config(unique: str) -> ApiConfig:
+def api_config(unique: str, tmp_path: Path) -> ApiConfig:
     return ApiConfig(
+        data_root=str(tmp_path / "datasets"),
+        webhook_secret=SecretStr(WEBHOOK_SECRET),
+        webhook_backoff_s=0.05,
         admin_username=ADMIN,
         admin_password=SecretStr(ADMIN_PASSWORD),
         redis_prefix=f"qllm:test:{unique}:",
