@@ -1,0 +1,54 @@
+"""Model routes without workers: register is a command in Kafka behind a 202, unknown ids are 404,
+the list filters, and a load of a model that is not projected is refused before publishing."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from api.auth.permissions import Role
+from compose.settings import Settings
+from producers.topics import MODEL_COMMANDS
+from schemas.codec import default_codec
+from schemas.models import RegisterModel
+from tests.api.conftest import Api
+
+pytestmark = pytest.mark.stack
+MODELS = "/api/v1/models"
+
+
+async def test_register_is_202_with_location_and_the_command_in_kafka(
+    api: Api, api_settings: Settings
+) -> None:
+    trainer = await api.user_with_role(Role.TRAINER, await api.as_admin())
+    body = {"model_id": "m-demo", "preset": "tiny", "description": "a demo"}
+    response = await api.client.post(MODELS, json=body, headers=trainer)
+    assert response.status_code == 202, response.text
+    assert response.headers["Location"] == f"{MODELS}/m-demo"
+    consumer = AIOKafkaConsumer(
+        api_settings.topic(MODEL_COMMANDS),
+        bootstrap_servers=api_settings.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    (record,) = [default_codec().decode(m.value) for ms in batches.values() for m in ms]
+    assert isinstance(record, RegisterModel)
+    assert (record.stream_id, record.preset, record.description) == ("m-demo", "tiny", "a demo")
+
+
+async def test_unknown_model_routes_are_404_and_a_bad_preset_is_422(api: Api) -> None:
+    admin = await api.as_admin()
+    for method, suffix in [("GET", ""), ("DELETE", ""), ("POST", "/load"), ("POST", "/unload"),
+                           ("GET", "/status"), ("GET", "/versions")]:  # fmt: skip
+        response = await api.client.request(method, f"{MODELS}/m-none{suffix}", headers=admin)
+        assert (response.status_code, response.json()["error"]) == (404, "not_found"), suffix
+    bad = await api.client.post(MODELS, json={"preset": "giant"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["details"]["fields"][0]["field"] == "preset"
+    listed = await api.client.get(MODELS, headers=admin, params={"status": "READY"})
+    assert listed.json()["items"] == []
