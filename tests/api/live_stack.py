@@ -33,6 +33,7 @@ from compose.settings import Settings
 from tests.api.conftest import ADMIN, ADMIN_PASSWORD, JWT_SECRET, PASSWORD
 
 MODEL = "preset:tiny"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -76,9 +77,10 @@ def spawn(args: list[str], settings: Settings, folder: Path, name: str) -> subpr
         "QLLM_WORKER_STATE_DIR": str(folder / "states"),
         "QLLM_WORKER_SESSION_TIMEOUT_MS": "6000",
         "QLLM_WORKER_HEARTBEAT_INTERVAL_MS": "1000",
+        "PYTHONPATH": str(ROOT),  # run from ``folder``, so nothing lands in the repository
     }
     with (folder / f"{name}.log").open("wb") as log:  # the child keeps its own handle
-        return subprocess.Popen([sys.executable, *args], env=env, stdout=log,
+        return subprocess.Popen([sys.executable, *args], env=env, stdout=log, cwd=folder,
                                 stderr=subprocess.STDOUT)  # fmt: skip
 
 
