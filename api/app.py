@@ -32,7 +32,7 @@ from api.routers import (
     training,
     users,
 )
-from api.routers import inference, openai
+from api.routers import inference, openai, qraf
 from api.webhooks import watching
 from compose.settings import Settings
 
@@ -42,7 +42,7 @@ def routers() -> list[APIRouter]:
     return [system.router, auth.router, users.router, api_keys.router, metrics_router, docs.router,
             system.admin_router, training.router, models.router, datasets.router,
             configs.router, extensions.router,
-            inference.router, openai.router]  # fmt: skip
+            inference.router, openai.router, qraf.router]  # fmt: skip
 
 
 def create_app(

@@ -66,6 +66,12 @@ async def _from_key(resources: Resources, request: Request, plaintext: str) -> P
     return Principal(record.owner, record.role, "api_key", record.tier, record.key_id)
 
 
+def _is_openai_path(request: Request) -> bool:
+    """OpenAI clients send their key as ``Authorization: Bearer <key>``: on ``/v1`` a Bearer
+    credential shaped like an API key is one."""
+    return request.url.path.startswith("/v1/")
+
+
 async def authenticate(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -73,6 +79,8 @@ async def authenticate(
 ) -> Principal:
     resources = resources_of(request)
     if bearer is not None:
+        if _is_openai_path(request) and api_keys.key_id_of(bearer.credentials) is not None:
+            return await _from_key(resources, request, bearer.credentials)
         return await _from_token(resources, bearer.credentials)
     if key:
         return await _from_key(resources, request, key)

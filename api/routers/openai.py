@@ -57,7 +57,7 @@ async def list_models(request: Request, caller: Reader) -> ModelList:
     return ModelList(data=[_card(s) for s in served])
 
 
-@router.get("/models/{model_id:path}", response_model=ModelCard, summary="Get a model (OpenAI)")
+@router.get("/models/{model_id}", response_model=ModelCard, summary="Get a model (OpenAI)")
 async def get_model(model_id: str, request: Request, caller: Reader) -> ModelCard:
     return _card(await model_catalog.resolve(projection(request), model_id))
 
