@@ -43,14 +43,13 @@ from starlette.routing import Route
 
 from compose.settings import Settings
 from consumers.config import WorkerSettings
-from consumers.inference.batcher import Batcher, Request
+from consumers.inference.batcher import Answer, Batcher, Request
 from consumers.inference.registry import LoadedModel, ModelRegistry, load_model
-from consumers.inference.wire import headers_for
 from consumers.runtime import run_worker
 from consumers.training.run import JobControl, JobSpec, run_job
 from model import GenerationConfig
 from producers.publisher import Publisher
-from producers.topics import INFERENCE, RESULTS, provision
+from producers.topics import RESULTS, provision
 from schemas.codec import default_codec
 from schemas.inference import RunInference
 from schemas.jobs import StartTraining
@@ -58,6 +57,7 @@ from schemas.records import command
 from streams.store.cassandra import CassandraEventStore, StoreOptions
 
 MODEL, MAX_BATCH, MAX_WAIT_S = "preset:tiny", 32, 0.005
+STREAM_INTERVAL_S = WorkerSettings().stream_interval_ms / 1000  # the worker's default
 
 
 @dataclass
@@ -111,17 +111,19 @@ class LocalSink:
     async def chunk(self, req: Request, index: int, text: str) -> None:
         self.lines[req.request_id].chunks.append(time.perf_counter())
 
-    async def final(self, req: Request, text: str, prompt_tokens: int, completion: int) -> None:
+    async def final(self, req: Request, answer: Answer) -> None:
         line = self.lines.pop(req.request_id)
-        line.done, line.tokens = time.perf_counter(), completion
+        line.done, line.tokens = time.perf_counter(), answer.completion_tokens
 
     async def fail(self, req: Request, reason: str) -> None:
         raise RuntimeError(reason)
 
 
-async def in_process(clients: int, per: int, tokens: int, continuous: bool = True) -> dict:
+async def in_process(clients: int, per: int, tokens: int, continuous: bool = True,
+                     interval_s: float = STREAM_INTERVAL_S) -> dict:  # fmt: skip
     sink = LocalSink()
-    batcher = Batcher(ModelRegistry(".", 2**30), sink, MAX_BATCH, MAX_WAIT_S, continuous)
+    batcher = Batcher(ModelRegistry(".", 2**30), sink, MAX_BATCH, MAX_WAIT_S, continuous,
+                      interval_s)  # fmt: skip
 
     async def submit(rid: str, prompt: str, line: Timeline) -> None:
         sink.lines[rid] = line
@@ -157,7 +159,7 @@ async def through_kafka(settings: Settings, worker: WorkerSettings, clients: int
             line = lines.get(result.stream_id)
             if line is None:
                 continue
-            if dict(m.headers or ()).get("qllm-kind") == b"chunk":
+            if result.type == "InferenceChunk":
                 line.chunks.append(now)
             else:
                 line.done, line.tokens = now, getattr(result, "completion_tokens", 0)
@@ -174,13 +176,8 @@ async def through_kafka(settings: Settings, worker: WorkerSettings, clients: int
         async def submit(rid: str, prompt: str, line: Timeline) -> None:
             lines[rid], waiting[rid] = line, asyncio.get_running_loop().create_future()
             cmd = command(RunInference, rid, "bench", model_id=MODEL, prompt=prompt,
-                          max_tokens=tokens, temperature=0.0)  # fmt: skip
-            await publisher.publish_raw(
-                settings.topic(INFERENCE),
-                MODEL.encode(),
-                codec.encode(cmd),
-                headers_for("generate", stream=True),
-            )
+                          max_tokens=tokens, temperature=0.0, stream=True)  # fmt: skip
+            await publisher.publish(cmd)
             await waiting[rid]
 
         await closed_loop(1, 2, submit)  # warm-up: model load, tokenizer
@@ -199,7 +196,8 @@ def spawn_worker(settings: Settings, worker: WorkerSettings, log: Path) -> subpr
     """The inference worker in its own process, as deployed (the clients here are the API)."""
     env = {**os.environ, "QLLM_TOPIC_PREFIX": settings.topic_prefix,
            "QLLM_WORKER_MAX_BATCH_SIZE": str(worker.max_batch_size),
-           "QLLM_WORKER_MAX_WAIT_MS": str(worker.max_wait_ms)}  # fmt: skip
+           "QLLM_WORKER_MAX_WAIT_MS": str(worker.max_wait_ms),
+           "QLLM_WORKER_STREAM_INTERVAL_MS": str(worker.stream_interval_ms)}  # fmt: skip
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "consumers", "inference"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
@@ -234,11 +232,14 @@ async def naive_http(loaded: LoadedModel, clients: int, per: int, tokens: int) -
 
 
 # -- training ------------------------------------------------------------------------------------
-async def training_overhead(settings: Settings, steps: int, rounds: int = 2) -> dict[str, float]:
+async def training_overhead(
+    settings: Settings, steps: int, rounds: int = 2, flush_ms: float = 100.0
+) -> dict[str, float]:
     """Best of ``rounds`` alternating runs of each (the machine is shared: noise is large)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
     worker = WorkerSettings(worker_id="bench", checkpoint_url=str(tmp / "worker"),
-                            checkpoint_every=20, progress_every=1)  # fmt: skip
+                            checkpoint_every=20, progress_every=1,
+                            progress_flush_ms=flush_ms)  # fmt: skip
     noop = lambda *args: None  # noqa: E731
     run_job(JobSpec("warm", "tiny", 1, tmp / "warm"), worker, JobControl(), noop, noop)
     settings = settings.model_copy(
@@ -326,12 +327,27 @@ async def main(quick: bool) -> None:
         f"continuous / static throughput at 32 clients: "
         f"{p32['req_s'] / results['static']['req_s']:.2f}x"
     )
-    train = await training_overhead(settings, 30 if quick else 60)
+    # before/after side by side: one record per token vs chunks per stream interval
+    per_token = worker.model_copy(update={"stream_interval_ms": 0.0})
+    k0 = await through_kafka(settings, per_token, 32, per, tokens)
+    p0 = await in_process(32, per, tokens, interval_s=0.0)
+    print(row("Kafka, 32 clients, a chunk per token (before)", k0))
+    print(row("in-process, 32 clients, a chunk per token (before)", p0))
     print(
-        f"\ntraining {30 if quick else 60} steps: bare {train['bare_s']:.2f} s, through the "
-        f"worker {train['worker_s']:.2f} s ({train['events']} events) → overhead "
-        f"{train['overhead'] * 100:+.1f}%"
+        f"before: Kafka / in-process {k0['req_s'] / p0['req_s']:.2f}x, added p50 "
+        f"{k0['e2e_p50_ms'] - p0['e2e_p50_ms']:.1f} ms"
     )
+    steps = 30 if quick else 60
+    for label, flush in (
+        ("each queued batch at once (before)", 0.0),
+        ("flushed per 100 ms", 100.0),
+    ):
+        train = await training_overhead(settings, steps, flush_ms=flush)
+        print(
+            f"training {steps} steps, progress {label}: bare {train['bare_s']:.2f} s, through the "
+            f"worker {train['worker_s']:.2f} s ({train['events']} events) → overhead "
+            f"{train['overhead'] * 100:+.1f}%"
+        )
 
 
 if __name__ == "__main__":
