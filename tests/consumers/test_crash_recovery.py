@@ -56,6 +56,7 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(10)  # reap it: an unwaited Popen warns at GC time, in a later test
 
 
 async def test_sigkilled_worker_job_is_recovered_by_another_worker_with_a_contiguous_stream(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,11 +53,13 @@ def supervisor(stack: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[byt
         proc = subprocess.Popen([sys.executable, "-m", "consumers", "all"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)  # fmt: skip
     yield proc
+    orphans = children(proc.pid)  # read before the parent dies: then they are re-parented
     if proc.poll() is None:
         proc.kill()
         proc.wait(10)
-    for child in children(proc.pid):
-        os.kill(child, signal.SIGKILL)
+    for child in orphans:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 async def test_all_runs_one_child_per_role_restarts_a_crashed_one_and_stops_all_on_sigterm(
