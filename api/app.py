@@ -27,12 +27,14 @@ from api.routers import (
     configs,
     datasets,
     extensions,
+    inference,
     models,
+    openai,
+    qraf,
     system,
     training,
     users,
 )
-from api.routers import inference, openai, qraf
 from api.webhooks import watching
 from compose.settings import Settings
 

@@ -84,8 +84,11 @@ def test_chat_batch_embeddings_similarity_and_capabilities(
     live: LiveApi, user: dict[str, str]
 ) -> None:
     with live.client() as http:
-        chat = http.post("/api/v1/inference/chat", headers=user, json={
-            "model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})  # fmt: skip
+        chat = http.post(
+            "/api/v1/inference/chat",
+            headers=user,
+            json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+        )
         batch = http.post("/api/v1/inference/batch", headers=user, json={
             "model": MODEL, "prompts": ["a", "b", "c"], "max_tokens": 3})  # fmt: skip
         emb = http.post("/api/v1/inference/embeddings", headers=user, json={
@@ -113,8 +116,11 @@ def test_unknown_model_is_404_and_bad_body_is_422_in_each_error_format(
         bad = http.post("/api/v1/inference/generate", headers=user,
                         json={"model": MODEL, "prompt": "x", "max_tokens": 0})  # fmt: skip
         bad_v1 = http.post("/v1/chat/completions", headers=user, json={"model": MODEL})
-        too_many = http.post("/api/v1/inference/generate", headers=user,
-                             json={"model": MODEL, "prompt": "x", "max_tokens": 100_000})  # fmt: skip
+        too_many = http.post(
+            "/api/v1/inference/generate",
+            headers=user,
+            json={"model": MODEL, "prompt": "x", "max_tokens": 100_000},
+        )
     assert ours.status_code == 404 and ours.json()["error"] == "not_found"
     assert ours.json()["details"] == {"model_id": "nope"} and "request_id" in ours.json()
     assert theirs.status_code == 404 and theirs.json()["error"]["type"] == "invalid_request_error"
@@ -165,13 +171,15 @@ async def test_client_disconnect_cancels_the_request_in_the_batcher(
 ) -> None:
     body = {"model": MODEL, "messages": [{"role": "user", "content": "Go"}],
             "max_tokens": 100, "temperature": 1.0, "stream": True}  # fmt: skip
-    async with httpx.AsyncClient(base_url=live.base_url, timeout=60) as http:
-        async with http.stream("POST", "/v1/chat/completions", json=body, headers=user) as resp:
-            assert resp.status_code == 200
-            async for line in resp.aiter_lines():
-                if line.startswith("data: {"):
-                    request_id = json.loads(line[6:])["id"].removeprefix("chatcmpl-")
-                    break
+    async with (
+        httpx.AsyncClient(base_url=live.base_url, timeout=60) as http,
+        http.stream("POST", "/v1/chat/completions", json=body, headers=user) as resp,
+    ):
+        assert resp.status_code == 200
+        async for line in resp.aiter_lines():
+            if line.startswith("data: {"):
+                request_id = json.loads(line[6:])["id"].removeprefix("chatcmpl-")
+                break
         # the block left early: the connection is closed with the answer half-sent
 
     def cancelled(results: list[tuple[object, str]]) -> bool:

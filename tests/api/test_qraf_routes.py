@@ -79,9 +79,16 @@ def test_state_lifecycle_operations_metrics_and_enhance(live: LiveApi) -> None:
             assert accepted.status_code == 202, (route, accepted.text)
             assert accepted.headers["Location"] == path
             poll(http, path, user, applied(n))
-        batch = http.post("/api/v1/qraf/optimize/batch", headers=user, json={"items": [
-            {"state_id": sid, "operation": "compress_memory"},
-            {"state_id": other, "operation": "optimize_density", "params": {"noise": 0.1}}]})  # fmt: skip
+        batch = http.post(
+            "/api/v1/qraf/optimize/batch",
+            headers=user,
+            json={
+                "items": [
+                    {"state_id": sid, "operation": "compress_memory"},
+                    {"state_id": other, "operation": "optimize_density", "params": {"noise": 0.1}},
+                ]
+            },
+        )
         assert batch.status_code == 202 and len(batch.json()["items"]) == 2
         state = poll(http, path, user, applied(6))
         poll(http, f"/api/v1/qraf/states/{other}", user, applied(1))
@@ -90,8 +97,14 @@ def test_state_lifecycle_operations_metrics_and_enhance(live: LiveApi) -> None:
             "state_id": sid, "model": MODEL, "prompt": "So:", "max_tokens": 4, "temperature": 0,
             "memory_items": 1})  # fmt: skip
     assert state["dimension"] == 16 and state["owner"].startswith("user-")
-    assert [m["operation"] for m in metrics] == ["quantize", "optimize_density", "correct_errors",
-                                                  "compress_memory", "quantize", "compress_memory"]  # fmt: skip
+    assert [m["operation"] for m in metrics] == [
+        "quantize",
+        "optimize_density",
+        "correct_errors",
+        "compress_memory",
+        "quantize",
+        "compress_memory",
+    ]
     assert metrics[0]["metrics"]["bits"] == 4.0 and metrics[4]["metrics"]["bits"] == 8.0
     assert 0.0 < metrics[1]["metrics"]["purity"] <= 1.0 + 1e-6
     assert enhanced.status_code == 200, enhanced.text
