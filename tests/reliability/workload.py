@@ -99,6 +99,7 @@ class Tally:
     accepted: list[Event] = field(default_factory=list)  # acknowledged, once per event
     refused: int = 0  # attempts that raised BrokerUnavailable
     slowest_refusal_s: float = 0.0
+    last_refusal: str = ""
 
 
 class SteadyLoad:
@@ -143,7 +144,10 @@ class SteadyLoad:
                 if not check(self.tally):
                     raise AssertionError(f"load ended before the condition: {self.tally}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"load condition not met within {timeout_s}s")
+                t = self.tally
+                raise TimeoutError(f"load condition not met within {timeout_s}s: sent={t.sent} "
+                                   f"accepted={len(t.accepted)}/{len(self._events)} "
+                                   f"refused={t.refused} last refusal: {t.last_refusal}")
             await asyncio.sleep(0.05)
 
     async def finished(self, timeout_s: float) -> Tally:
@@ -162,7 +166,8 @@ class SteadyLoad:
             began = time.monotonic()
             try:
                 await self._publisher.publish(event)
-            except BrokerUnavailable:
+            except BrokerUnavailable as exc:
+                self.tally.last_refusal = exc.reason[:300]
                 took = time.monotonic() - began
                 self.tally.refused += 1
                 self.tally.slowest_refusal_s = max(self.tally.slowest_refusal_s, took)
