@@ -1,5 +1,7 @@
-"""``python -m streams worker [--strict-store]`` runs the stream processor (``--strict-store``:
-lightweight-transaction appends instead of the fast single-writer path, see ``store/cassandra``);
+"""``python -m streams worker [--strict-store] [--take-events]`` runs the stream processor
+(``--strict-store``: lightweight-transaction appends instead of the fast single-writer path, see
+``store/cassandra``; ``--take-events``: the earlier sequential batch loop, the benchmark's
+baseline, 500-event batches, 10 ms window);
 ``python -m streams rebuild`` rebuilds the Redis projection from Cassandra. Both read
 ``Settings`` from the ``QLLM_*`` environment."""
 
@@ -13,19 +15,25 @@ from compose.settings import Settings
 
 def main(argv: list[str]) -> None:
     settings = Settings()
-    if argv in (["worker"], ["worker", "--strict-store"]):
+    flags = set(argv[1:])
+    if argv[:1] == ["worker"] and flags <= {"--strict-store", "--take-events"}:
         from faust import Worker
 
         from streams.app import StreamsOptions, create_app
 
-        options = StreamsOptions.from_settings(settings, strict_store="--strict-store" in argv)
+        baseline = {"pipelined": False, "batch_size": 500, "batch_within_s": 0.01}
+        options = StreamsOptions.from_settings(
+            settings,
+            strict_store="--strict-store" in flags,
+            **(baseline if "--take-events" in flags else {}),
+        )
         Worker(create_app(settings, options), loglevel="WARNING").execute_from_commandline()
     elif argv == ["rebuild"]:
         from streams.rebuild import rebuild_from_settings
 
         print(f"rebuilt {asyncio.run(rebuild_from_settings(settings))} streams")
     else:
-        sys.exit("usage: python -m streams worker [--strict-store] | rebuild")
+        sys.exit("usage: python -m streams worker [--strict-store] [--take-events] | rebuild")
 
 
 if __name__ == "__main__":

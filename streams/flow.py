@@ -8,9 +8,11 @@ consumed event into an ``Intake`` and hands ``run_pipelined`` the two stages of 
 backlog a batch held only what arrived in its short window (100–500 events). The intake keeps
 accepting events while batches are in flight (bounded: ``put`` waits once ``limit`` are queued,
 which holds back the Kafka consumer), and a batch takes everything queued, up to ``max_batch``:
-under a backlog batches grow to what queued during the previous one. An idle loop waits
-``within`` after the first event for more to join it (an event that finds a busy loop has already
-waited, so a batch taken from a non-empty intake is taken at once).
+under a backlog batches grow to what queued during the previous one. A batch is taken once its
+oldest event has waited ``within`` for company (at once when ``max_batch`` are queued): every
+event waits at most ``within`` more than it must, and a loop that just finished a batch does not
+send the two events that arrived meanwhile as a batch of two (per-batch round trips are the
+worker's main cost on a loaded machine).
 
 **Pipelining, and why the order still holds.** Batch n+1's ``store`` runs while batch n's
 ``project`` does; nothing else overlaps:
@@ -35,6 +37,7 @@ waited, so a batch taken from a non-empty intake is taken at once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
@@ -59,9 +62,11 @@ class Intake(Generic[T]):
     """A bounded FIFO between the consumer (``put``) and the batching loop (``take``)."""
 
     def __init__(self, limit: int) -> None:
-        self._items: deque[T] = deque()
+        self._items: deque[tuple[float, T]] = deque()  # (arrival time, item)
         self._limit = limit
-        self._changed = asyncio.Event()  # an item arrived, room was made, closed or failed
+        self._want = 1  # how many queued items wake a waiting ``take``
+        self._arrived = asyncio.Event()  # enough items, closed or failed: ``take`` may go on
+        self._room = asyncio.Event()  # items were taken, or failed: ``put`` may go on
         self._closed = False
         self._error: BaseException | None = None
 
@@ -70,51 +75,45 @@ class Intake(Generic[T]):
 
     async def put(self, item: T) -> None:
         while len(self._items) >= self._limit and self._error is None:
-            self._changed.clear()
-            await self._changed.wait()
+            self._room.clear()
+            await self._room.wait()
         self._raise_if_failed()
-        self._items.append(item)
-        self._changed.set()
+        self._items.append((asyncio.get_running_loop().time(), item))
+        if len(self._items) >= self._want:
+            self._arrived.set()
 
     def close(self) -> None:
         self._closed = True
-        self._changed.set()
+        self._arrived.set()
 
     def fail(self, error: BaseException) -> None:
         """A stage failed: ``take`` and ``put`` raise ``error`` from now on."""
         self._error = error
-        self._changed.set()
+        self._arrived.set()
+        self._room.set()
 
     async def take(self, max_items: int, within_s: float) -> list[T]:
-        """Up to ``max_items`` queued items; when none is queued, the first to arrive and what
-        joins it within ``within_s``."""
-        if not self._items:
-            await self._until(lambda: bool(self._items) or self._closed)
-            if self._items and within_s > 0:
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + within_s
-                while len(self._items) < max_items and self._error is None:
-                    left = deadline - loop.time()
-                    if left <= 0 or self._closed:
-                        break
-                    self._changed.clear()
-                    try:
-                        await asyncio.wait_for(self._changed.wait(), left)
-                    except TimeoutError:
-                        break
+        """Up to ``max_items`` queued items, once the oldest has waited ``within_s`` for company
+        (at once when ``max_items`` are queued)."""
+        loop = asyncio.get_running_loop()
+        self._want = 1
+        while not self._items and not self._closed and self._error is None:
+            self._arrived.clear()
+            await self._arrived.wait()
+        if self._items and len(self._items) < max_items and not self._closed:
+            left = self._items[0][0] + within_s - loop.time()
+            if left > 0 and self._error is None:
+                self._want = max_items
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), left)
         self._raise_if_failed()
         if not self._items:
             raise IntakeClosed
         count = min(max_items, len(self._items))
-        taken = [self._items.popleft() for _ in range(count)]
-        self._changed.set()  # room for ``put``
+        taken = [self._items.popleft()[1] for _ in range(count)]
+        self._room.set()
         return taken
-
-    async def _until(self, ready: Callable[[], bool]) -> None:
-        while not ready() and self._error is None:
-            self._changed.clear()
-            await self._changed.wait()
-        self._raise_if_failed()
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

@@ -230,13 +230,14 @@ async def _fixed_rate(
 
 
 @contextlib.contextmanager
-def _worker(own: Settings, strict: bool) -> Iterator[None]:
+def _worker(own: Settings, strict: bool, baseline: bool = False) -> Iterator[None]:
     env = {
         **os.environ,
         "QLLM_TOPIC_PREFIX": own.topic_prefix,
         "QLLM_CASSANDRA_KEYSPACE": own.cassandra_keyspace,
     }
-    args = [sys.executable, "-m", "streams", "worker", *(["--strict-store"] if strict else [])]
+    flags = [*(["--strict-store"] if strict else []), *(["--take-events"] if baseline else [])]
+    args = [sys.executable, "-m", "streams", "worker", *flags]
     log = open(tempfile.mktemp(prefix="bench-streams-", suffix=".log"), "wb")  # noqa: SIM115
     worker = subprocess.Popen(args, env=env, stdout=log, stderr=log)
     try:
@@ -248,8 +249,9 @@ def _worker(own: Settings, strict: bool) -> Iterator[None]:
 
 
 async def bench_pipeline(
-    settings: Settings, strict: bool, count: int, rates: list[int], seconds: float
-) -> None:
+    settings: Settings, strict: bool, count: int, rates: list[int], seconds: float,
+    baseline: bool = False,
+) -> None:  # fmt: skip
     tag = uuid.uuid4().hex[:8]
     own = settings.model_copy(
         update={"topic_prefix": f"b{tag}.", "cassandra_keyspace": f"bench_{tag}"}
@@ -261,8 +263,9 @@ async def bench_pipeline(
     )
     await producer.start()
     mode = "strict (LWT)" if strict else "fast (read + plain writes)"
+    mode += ", take_events loop (baseline)" if baseline else ", pipelined loop"
     try:
-        with _worker(own, strict):
+        with _worker(own, strict, baseline):
             async with _Receiver(redis, ProjectionKeys.from_settings(own)) as receiver:
                 warm = job_history(f"warm-{tag}", 1)
                 for event in warm:
@@ -299,15 +302,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each fixed rate")
     parser.add_argument("--strict-events", type=int, default=0, help="also run strict mode")
     parser.add_argument("--skip-stack", action="store_true")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also run fast mode with the take_events loop"
+    )
+    parser.add_argument("--skip-lwt", action="store_true", help="skip the append-cost table")
     args = parser.parse_args()
     bench_codec()
     if not args.skip_stack:
         settings = Settings()
         rates = [int(r) for r in args.rates.split(",") if r]
-        asyncio.run(bench_lwt(settings))
+        if not args.skip_lwt:
+            asyncio.run(bench_lwt(settings))
+        print(f"\nload average at start: {os.getloadavg()}")
         asyncio.run(bench_pipeline(settings, False, args.events, rates, args.seconds))
+        if args.baseline:
+            print(f"\nload average: {os.getloadavg()}")
+            asyncio.run(bench_pipeline(settings, False, args.events, rates, args.seconds, True))
         if args.strict_events:
+            print(f"\nload average: {os.getloadavg()}")
             asyncio.run(bench_pipeline(settings, True, args.strict_events, [500], args.seconds))
+        print(f"\nload average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":
