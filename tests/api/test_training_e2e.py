@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -39,7 +40,8 @@ def stack(
     own = settings.model_copy(
         update={"topic_prefix": f"t{tag}.", "cassandra_keyspace": f"api_{tag}"}
     )
-    asyncio.run(provision(own))
+    with ThreadPoolExecutor(1) as pool:  # its own loop: leaves the tests' event loop alone
+        pool.submit(asyncio.run, provision(own)).result()
     folder = tmp_path_factory.mktemp("workers")
     env = {
         **os.environ,
