@@ -1,7 +1,7 @@
-"""``python -m streams worker [--strict-store] [--take-events]`` runs the stream processor
+"""``python -m streams worker [--strict-store] [--pipelined]`` runs the stream processor
 (``--strict-store``: lightweight-transaction appends instead of the fast single-writer path, see
-``store/cassandra``; ``--take-events``: the earlier sequential batch loop, the benchmark's
-baseline, 500-event batches, 10 ms window);
+``store/cassandra``; ``--pipelined``: the batching loop of ``flow``, 2,000-event batches, batch
+n+1's Cassandra append overlapping batch n's Redis step);
 ``python -m streams rebuild`` rebuilds the Redis projection from Cassandra. Both read
 ``Settings`` from the ``QLLM_*`` environment."""
 
@@ -16,16 +16,16 @@ from compose.settings import Settings
 def main(argv: list[str]) -> None:
     settings = Settings()
     flags = set(argv[1:])
-    if argv[:1] == ["worker"] and flags <= {"--strict-store", "--take-events"}:
+    if argv[:1] == ["worker"] and flags <= {"--strict-store", "--pipelined"}:
         from faust import Worker
 
         from streams.app import StreamsOptions, create_app
 
-        baseline = {"pipelined": False, "batch_size": 500, "batch_within_s": 0.01}
+        pipelined = {"pipelined": True, "batch_size": 2_000}
         options = StreamsOptions.from_settings(
             settings,
             strict_store="--strict-store" in flags,
-            **(baseline if "--take-events" in flags else {}),
+            **(pipelined if "--pipelined" in flags else {}),
         )
         Worker(create_app(settings, options), loglevel="WARNING").execute_from_commandline()
     elif argv == ["rebuild"]:
@@ -33,7 +33,7 @@ def main(argv: list[str]) -> None:
 
         print(f"rebuilt {asyncio.run(rebuild_from_settings(settings))} streams")
     else:
-        sys.exit("usage: python -m streams worker [--strict-store] [--take-events] | rebuild")
+        sys.exit("usage: python -m streams worker [--strict-store] [--pipelined] | rebuild")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """The Faust app of the event backbone, built by ``create_app(settings)`` (never at import).
 
 One agent, ``store_and_project``, at concurrency 1 over the three event topics (DESIGN.md:
-concurrency 1 and no Faust tables — state lives in Cassandra and Redis). The agent's own loop
+concurrency 1 and no Faust tables — state lives in Cassandra and Redis). By default it takes
+batches with ``take_events`` (acks after ``handle``, i.e. after both writes). With
+``StreamsOptions(pipelined=True)`` (``worker --pipelined``; on this loaded 2-core machine it
+measured higher peak throughput in 2 of 3 runs but higher lag at 500–1,000 events/s in all 3,
+``tests/benchmarks/events.md``, so it is opt-in) the agent's own loop
 only moves events into an ``Intake`` (with Faust's automatic acks off); ``flow.run_pipelined``
 batches them while earlier batches are in flight, overlaps batch n+1's Cassandra append with batch
 n's Redis step, and acks a batch's events only after both steps of that batch are done, batch
@@ -40,13 +44,13 @@ class StreamsOptions:
     """Options of the stream processor not in ``Settings`` (the app id names the consumer group)."""
 
     app_id: str = "qllm-streams"
-    batch_size: int = 2_000  # the most events of one batch (under a backlog batches grow to it)
-    batch_within_s: float = 0.01  # the oldest queued event waits at most this long for company
-    intake_limit: int = 4_000  # events queued ahead of the batches before Faust is held back
+    batch_size: int = 500  # the most events of one batch (pipelined: under a backlog, batches
+    batch_within_s: float = 0.01  # grow to it); an event waits at most this long for company
+    intake_limit: int = 4_000  # pipelined: events queued ahead of the batches before Faust waits
     partition_size: int = 500
     strict_store: bool = False  # the processor is its streams' single writer (store/cassandra.py)
     fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS  # Faust's own 1500 ms is a lag floor
-    pipelined: bool = True  # False: the earlier take_events loop (kept as the benchmark's baseline)
+    pipelined: bool = False  # True: flow.run_pipelined; off by default, see events.md (lag)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> StreamsOptions:

@@ -236,7 +236,7 @@ def _worker(own: Settings, strict: bool, baseline: bool = False) -> Iterator[Non
         "QLLM_TOPIC_PREFIX": own.topic_prefix,
         "QLLM_CASSANDRA_KEYSPACE": own.cassandra_keyspace,
     }
-    flags = [*(["--strict-store"] if strict else []), *(["--take-events"] if baseline else [])]
+    flags = [*(["--strict-store"] if strict else []), *([] if baseline else ["--pipelined"])]
     args = [sys.executable, "-m", "streams", "worker", *flags]
     log = open(tempfile.mktemp(prefix="bench-streams-", suffix=".log"), "wb")  # noqa: SIM115
     worker = subprocess.Popen(args, env=env, stdout=log, stderr=log)
