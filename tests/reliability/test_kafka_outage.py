@@ -30,6 +30,14 @@ ACK_TIMEOUT_S = 3.0
 OUTAGE_S = 8.0
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="producers.publisher: after a broker restart the idempotent aiokafka producer keeps "
+    "failing with OutOfOrderSequenceNumber on a partition whose in-flight batch timed out "
+    "(broker log: 'Out of order sequence number for producer 0 ... 190 (incoming seq. number), "
+    "7 (current end sequence number)'); Publisher maps it to the retriable BrokerUnavailable, so "
+    "the same Publisher never publishes to that partition again (only a new producer id would)",
+)
 async def test_kafka_restart_loses_nothing_acknowledged_and_outage_publishes_fail_fast(
     stack: Stack, scenario_settings: Settings, tmp_path: Path
 ) -> None:
@@ -42,7 +50,7 @@ async def test_kafka_restart_loses_nothing_acknowledged_and_outage_publishes_fai
     options = PublisherOptions(connect_timeout_s=ACK_TIMEOUT_S, ack_timeout_s=ACK_TIMEOUT_S)
     try:
         async with Publisher(s, options) as publisher, LiveChannels(redis, s) as live, \
-                SteadyLoad(publisher, order, rate_per_s=40) as load:  # fmt: skip
+                SteadyLoad(publisher, order, rate_per_s=40, lanes=8) as load:  # fmt: skip
             await load.until(lambda t: len(t.accepted) >= len(order) // 4, timeout_s=120)
             await asyncio.to_thread(stop_server, stack, "kafka")
             before = len(load.tally.accepted)

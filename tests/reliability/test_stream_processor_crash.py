@@ -4,8 +4,8 @@ Under a steady load on all three event topics, the ``python -m streams worker`` 
 SIGKILLed (no shutdown, no last commit) once a third of the events are applied and a quarter
 committed; a new processor is started while the load goes on. The events applied but not yet
 committed at the kill are delivered again to the new one: the store must write nothing new for
-them and the projection must skip them, so every stream is contiguous, each event stored, indexed and published once,
-and the projection equals the replay from Cassandra.
+them and the projection must skip them, so every stream is contiguous, each event stored, indexed
+and published once, and the projection equals the replay from Cassandra.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 ``histories`` decides realistic event streams with the pure lifecycles (jobs, models, QRAF
 states: all three event topics). ``SteadyLoad`` publishes them with the idempotent ``Publisher``
-at a fixed rate, round-robin over the streams, each stream in ``seq`` order. A publish that raises
+at a fixed rate, round-robin over the streams, each stream in ``seq`` order, from one or several
+concurrent clients (``lanes``: as an API serving concurrent requests would). A publish that raises
 the typed retriable ``BrokerUnavailable`` is counted (with how long it took to fail) and the SAME
 event is published again after a pause, as a client that got no acknowledgement would; the next
 event of a stream is sent only after the previous one was acknowledged. So every acknowledged
@@ -107,10 +108,10 @@ class SteadyLoad:
 
     def __init__(
         self, publisher: Publisher, events: list[Event], rate_per_s: float,
-        retry_pause_s: float = 0.5,
+        retry_pause_s: float = 0.5, lanes: int = 1,
     ) -> None:  # fmt: skip
-        self._publisher, self._events = publisher, events
-        self._interval, self._retry_pause_s = 1.0 / rate_per_s, retry_pause_s
+        self._publisher, self._events, self._lanes = publisher, events, lanes
+        self._interval, self._retry_pause_s = lanes / rate_per_s, retry_pause_s
         self.tally = Tally()
         self._task: asyncio.Task[None] | None = None
         self._gate = asyncio.Event()
@@ -145,9 +146,11 @@ class SteadyLoad:
                     raise AssertionError(f"load ended before the condition: {self.tally}")
             if time.monotonic() > deadline:
                 t = self.tally
-                raise TimeoutError(f"load condition not met within {timeout_s}s: sent={t.sent} "
-                                   f"accepted={len(t.accepted)}/{len(self._events)} "
-                                   f"refused={t.refused} last refusal: {t.last_refusal}")
+                raise TimeoutError(
+                    f"load condition not met within {timeout_s}s: sent={t.sent} "
+                    f"accepted={len(t.accepted)}/{len(self._events)} "
+                    f"refused={t.refused} last refusal: {t.last_refusal}"
+                )
             await asyncio.sleep(0.05)
 
     async def finished(self, timeout_s: float) -> Tally:
@@ -155,7 +158,16 @@ class SteadyLoad:
         return self.tally
 
     async def _run(self) -> None:
-        for event in self._events:
+        """``lanes`` concurrent clients, each owning some streams (a stream stays in order)."""
+        streams = list(dict.fromkeys(e.stream_id for e in self._events))
+        lane_of = {stream_id: i % self._lanes for i, stream_id in enumerate(streams)}
+        await asyncio.gather(*(
+            self._lane([e for e in self._events if lane_of[e.stream_id] == lane])
+            for lane in range(self._lanes)
+        ))  # fmt: skip
+
+    async def _lane(self, events: list[Event]) -> None:
+        for event in events:
             await self._publish_until_acknowledged(event)
             await asyncio.sleep(self._interval)
             await self._gate.wait()
