@@ -3,12 +3,20 @@
 Deliberate choices: a model cannot be retired while a job trains it (cancel the job first); an
 abandoned training run returns the model to ``READY`` when it already has a checkpoint, else to
 ``REGISTERED``; a checkpoint is accepted only from the job that is training the model.
+
+Metadata and extensions change in any live status (``REGISTERED``, ``TRAINING``, ``READY``) and
+never move the status. ``UpdateModel`` names only what changes (``None``: keep); its
+``ModelUpdated`` states the resulting description and tags in full, so the fold needs no merge
+rule. ``ConfigureModelExtension`` switches one extension of the model on or off and may change
+some of its settings (strings: the model's ``ExtensionsConfig`` field types parse them where the
+model is built); its ``ModelExtensionConfigured`` carries the extension's full settings after
+the change. Which extension names and settings exist is the API's check, not the fold's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -56,6 +64,19 @@ class AbandonModelTraining(Command):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class UpdateModel(Command):
+    description: str | None = None
+    tags: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConfigureModelExtension(Command):
+    extension: str
+    enabled: bool
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ModelRegistered(Event):
     owner: str
     preset: str
@@ -85,12 +106,26 @@ class ModelRetired(Event):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelUpdated(Event):
+    description: str
+    tags: list[str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelExtensionConfigured(Event):
+    extension: str
+    enabled: bool
+    settings: dict[str, str]
+
+
 COMMANDS: tuple[type[Command], ...] = (
     RegisterModel, RetireModel, BeginModelTraining, PublishCheckpoint, AbandonModelTraining,
+    UpdateModel, ConfigureModelExtension,
 )  # fmt: skip
 EVENTS: tuple[type[Event], ...] = (
     ModelRegistered, ModelTrainingStarted, ModelCheckpointPublished, ModelTrainingAbandoned,
-    ModelRetired,
+    ModelRetired, ModelUpdated, ModelExtensionConfigured,
 )  # fmt: skip
 
 
@@ -107,6 +142,9 @@ class ModelState:
     checkpoint_step: int = 0
     registered_at: datetime | None = None
     updated_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    enabled_extensions: list[str] = field(default_factory=list)  # sorted names
+    extension_settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 Decided = list[tuple[type[Event], dict[str, Any]]]
@@ -131,6 +169,19 @@ def _abandon(state: ModelState, c: Any) -> Decided:
     return [(ModelTrainingAbandoned, {"job_id": c.job_id, "reason": c.reason})]
 
 
+def _update(state: ModelState, c: Any) -> Decided:
+    description = state.description if c.description is None else c.description
+    tags = list(state.tags) if c.tags is None else list(dict.fromkeys(c.tags))
+    return [(ModelUpdated, {"description": description, "tags": tags})]
+
+
+def _configure(state: ModelState, c: Any) -> Decided:
+    settings = {**state.extension_settings.get(c.extension, {}), **c.settings}
+    payload = {"extension": c.extension, "enabled": c.enabled, "settings": settings}
+    return [(ModelExtensionConfigured, payload)]
+
+
+_LIVE = (M.REGISTERED, M.TRAINING, M.READY)
 _RULES: dict[tuple[ModelStatus, type[Command]], Callable[[ModelState, Any], Decided]] = {
     (M.ABSENT, RegisterModel): _register,
     (M.REGISTERED, BeginModelTraining): lambda s, c: [(ModelTrainingStarted, {"job_id": c.job_id})],
@@ -139,6 +190,8 @@ _RULES: dict[tuple[ModelStatus, type[Command]], Callable[[ModelState, Any], Deci
     (M.TRAINING, AbandonModelTraining): _abandon,
     (M.REGISTERED, RetireModel): lambda s, c: [(ModelRetired, {"reason": c.reason})],
     (M.READY, RetireModel): lambda s, c: [(ModelRetired, {"reason": c.reason})],
+    **{(status, UpdateModel): _update for status in _LIVE},
+    **{(status, ConfigureModelExtension): _configure for status in _LIVE},
 }
 
 
@@ -155,6 +208,8 @@ _FROM: dict[type[Event], tuple[ModelStatus, ...]] = {
     ModelCheckpointPublished: (M.TRAINING,),
     ModelTrainingAbandoned: (M.TRAINING,),
     ModelRetired: (M.REGISTERED, M.READY),
+    ModelUpdated: _LIVE,
+    ModelExtensionConfigured: _LIVE,
 }
 
 
@@ -177,6 +232,13 @@ def _apply(state: ModelState, e: Event) -> ModelState:
             return replace(state, status=status, training_job_id=None)
         case ModelRetired():
             return replace(state, status=M.RETIRED)
+        case ModelUpdated():
+            return replace(state, description=e.description, tags=list(e.tags))
+        case ModelExtensionConfigured():
+            enabled = set(state.enabled_extensions) - {e.extension}
+            enabled |= {e.extension} if e.enabled else set()
+            settings = {**state.extension_settings, e.extension: dict(e.settings)}
+            return replace(state, enabled_extensions=sorted(enabled), extension_settings=settings)
     raise UnknownEvent(state, e)
 
 

@@ -19,6 +19,7 @@ _SAMPLES: dict[Any, Any] = {
     bool: True,
     datetime: datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
     dict[str, float]: {"alpha": 0.5},
+    dict[str, str]: {"memory_slots": "64"},
     list[float]: [0.5, -0.25],
     list[str]: ["a", "b"],
     list[list[float]]: [[0.5], [0.25, -1.0]],

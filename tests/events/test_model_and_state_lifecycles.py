@@ -21,6 +21,8 @@ MODEL_PAYLOADS: dict[type[Command], dict[str, Any]] = {
     models.BeginModelTraining: {"job_id": "job-1"},
     models.PublishCheckpoint: {"job_id": "job-1", "checkpoint_uri": "file:///c", "step": 9},
     models.AbandonModelTraining: {"job_id": "job-1", "reason": "failed"},
+    models.UpdateModel: {"description": "new", "tags": ["a"]},
+    models.ConfigureModelExtension: {"extension": "memory", "enabled": True},
 }
 MODEL_LEGAL: dict[tuple[M, type[Command]], tuple[type[models.Event], M]] = {
     (M.ABSENT, models.RegisterModel): (models.ModelRegistered, M.REGISTERED),
@@ -30,6 +32,14 @@ MODEL_LEGAL: dict[tuple[M, type[Command]], tuple[type[models.Event], M]] = {
     (M.TRAINING, models.AbandonModelTraining): (models.ModelTrainingAbandoned, M.REGISTERED),
     (M.REGISTERED, models.RetireModel): (models.ModelRetired, M.RETIRED),
     (M.READY, models.RetireModel): (models.ModelRetired, M.RETIRED),
+    **{
+        (s, models.UpdateModel): (models.ModelUpdated, s)
+        for s in (M.REGISTERED, M.TRAINING, M.READY)
+    },
+    **{
+        (s, models.ConfigureModelExtension): (models.ModelExtensionConfigured, s)
+        for s in (M.REGISTERED, M.TRAINING, M.READY)
+    },
 }
 STATE_PAYLOADS: dict[type[Command], dict[str, Any]] = {
     states.CreateState: {"owner": "ann", "dimension": 64},
@@ -89,6 +99,34 @@ def test_abandoned_training_of_a_model_with_a_checkpoint_returns_it_to_ready() -
     cmd = command(models.AbandonModelTraining, "m1", "w", job_id="job-1", reason="cancelled")
     [event] = models.decide(state, cmd)
     assert models.evolve(state, event).status == M.READY
+
+
+def _fold(state: ModelState, cls: type[Command], **payload: Any) -> ModelState:
+    for event in models.decide(state, command(cls, "m1", "ann", **payload)):
+        state = models.evolve(state, event)
+    return state
+
+
+def test_update_changes_only_the_named_metadata_and_states_the_result_in_full() -> None:
+    state = ModelState(model_id="m1", status=M.READY, description="old", tags=["x"])
+    [event] = models.decide(state, command(models.UpdateModel, "m1", "ann", tags=["b", "a", "b"]))
+    assert isinstance(event, models.ModelUpdated)
+    assert (event.description, event.tags) == ("old", ["b", "a"])
+    after = _fold(state, models.UpdateModel, description="new")
+    assert (after.description, after.tags, after.status) == ("new", ["x"], M.READY)
+
+
+def test_configuring_an_extension_merges_settings_and_switches_it() -> None:
+    state = _model(M.READY)
+    on = _fold(state, models.ConfigureModelExtension, extension="memory", enabled=True,
+               settings={"memory_slots": "64"})  # fmt: skip
+    assert on.enabled_extensions == ["memory"]
+    tuned = _fold(on, models.ConfigureModelExtension, extension="memory", enabled=True,
+                  settings={"memory_top_k": "2"})  # fmt: skip
+    assert tuned.extension_settings["memory"] == {"memory_slots": "64", "memory_top_k": "2"}
+    off = _fold(tuned, models.ConfigureModelExtension, extension="memory", enabled=False)
+    assert off.enabled_extensions == []
+    assert off.extension_settings["memory"] == {"memory_slots": "64", "memory_top_k": "2"}
 
 
 @pytest.mark.parametrize(("status", "cls"), list(STATE_LEGAL), ids=_ids)
