@@ -1,4 +1,4 @@
-"""``python -m consumers training|inference|kernels|all``.
+"""``python -m consumers training|inference|kernels|models|all``.
 
 One role runs one consumer-group member in this process; start N processes of a role and Kafka
 spreads the topic's partitions over them (each logs the partitions it owns), e.g. three training

@@ -17,13 +17,14 @@ from consumers.config import WorkerSettings
 from consumers.journal import Journal
 from consumers.loop import Handler, WorkerLoop
 from producers.publisher import Publisher
-from producers.topics import DEADLETTER, INFERENCE, KERNELS, TRAINING, provision
+from producers.topics import DEADLETTER, INFERENCE, KERNELS, MODEL_COMMANDS, TRAINING, provision
 from schemas.codec import Codec, default_codec
 from streams.deadletter import KafkaDeadLetters
 from streams.store.cassandra import CassandraEventStore, StoreOptions
 
-ROLES = ("training", "inference", "kernels")
-TOPIC_OF = {"training": TRAINING, "inference": INFERENCE, "kernels": KERNELS}
+ROLES = ("training", "inference", "kernels", "models")
+TOPIC_OF = {"training": TRAINING, "inference": INFERENCE, "kernels": KERNELS,
+            "models": MODEL_COMMANDS}  # fmt: skip
 
 
 @dataclass
@@ -68,6 +69,11 @@ def build_handler(role: str, res: Resources) -> Handler:
 
         assert res.journal is not None
         return TrainingHandler(res.journal, res.codec, res.worker)
+    if role == "models":
+        from consumers.model_handler import ModelHandler
+
+        assert res.journal is not None
+        return ModelHandler(res.journal, res.codec)
     if role == "inference":
         from consumers.inference.worker import build_inference_handler
 

@@ -46,7 +46,16 @@ TOPICS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(INFERENCE, 6, inference.COMMANDS),
     TopicSpec(KERNELS, 6, (states.CreateState, states.ApplyStateOperation, states.DeleteState)),
-    TopicSpec(MODEL_COMMANDS, 3, (models.RegisterModel, models.RetireModel)),
+    TopicSpec(
+        MODEL_COMMANDS,
+        3,
+        (
+            models.RegisterModel,
+            models.RetireModel,
+            models.UpdateModel,
+            models.ConfigureModelExtension,
+        ),
+    ),
     TopicSpec(JOB_EVENTS, 6, jobs.EVENTS),
     TopicSpec(MODEL_EVENTS, 3, models.EVENTS),
     TopicSpec(STATE_EVENTS, 6, states.EVENTS),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from compose.settings import Settings
+from consumers.runtime import ROLES
 from schemas.records import command
 from schemas.states import CreateState
 from tests.consumers.support import event_store, publish, types_of, wait_for_stream, wait_until
@@ -65,7 +66,7 @@ def supervisor(stack: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[byt
 async def test_all_runs_one_child_per_role_restarts_a_crashed_one_and_stops_all_on_sigterm(
     stack: Settings, supervisor: subprocess.Popen[bytes]
 ) -> None:
-    await wait_until(lambda: len(children(supervisor.pid)) == 3, 60)
+    await wait_until(lambda: len(children(supervisor.pid)) == len(ROLES), 60)
     first = children(supervisor.pid)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)
