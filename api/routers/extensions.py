@@ -2,22 +2,25 @@
 
 Read from ``model.ExtensionsConfig``, the switch and settings each model's config carries
 (memory, multimodal, quantum, observer run in the forward; structured output is a decoding
-constraint with no switch). Per-model enable/disable/update is not offered yet: it changes a
-model's config, which takes a model-stream record and a handler that do not exist (see the
-module's report).
+constraint with no switch). Per model, an extension is switched and tuned through the model
+routes (``/api/v1/models/{id}/extensions/{name}``, a ``ConfigureModelExtension`` command); this
+module is their catalogue: which extensions have a switch, and ``check_settings``, which parses
+settings with the types of ``ExtensionsConfig`` and writes them as the strings the record carries.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.auth.permissions import Permission
 from api.auth.principal import Principal, require
 from api.errors import NotFound
+from api.validation import field_error
 from model import ExtensionsConfig
 
 router = APIRouter(prefix="/api/v1/extensions", tags=["extensions"])
@@ -59,6 +62,45 @@ def _describe(name: str) -> ExtensionOut:
 def _known(name: str) -> None:
     if name not in _SETTINGS:
         raise NotFound("no such extension", details={"extension": name, "known": list(_SETTINGS)})
+
+
+def switchable(name: str) -> None:
+    """404 for an unknown extension, 422 for one without a per-model switch."""
+    _known(name)
+    if not _SETTINGS[name][0]:
+        raise field_error("extension", f"{name!r} has no per-model switch", name)
+
+
+def names() -> list[str]:
+    """The extensions a model can switch, in forward order."""
+    return [name for name, (switch, _, _) in _SETTINGS.items() if switch]
+
+
+def defaults(name: str) -> dict[str, str]:
+    """An extension's settings as ``ExtensionsConfig`` sets them, as strings."""
+    values = dataclasses.asdict(ExtensionsConfig())
+    return {key: str(values[key]) for key in _SETTINGS[name][1]}
+
+
+def check_settings(name: str, settings: dict[str, Any]) -> dict[str, str]:
+    """``settings`` of extension ``name`` parsed with ``ExtensionsConfig``'s types (422 naming
+    the setting when unknown or ill-typed), written as strings."""
+    checked: dict[str, str] = {}
+    for key, value in settings.items():
+        field = f"settings.{key}"
+        if key not in _SETTINGS[name][1]:
+            raise field_error(field, f"not a setting of {name!r}; one of {_SETTINGS[name][1]}")
+        try:
+            parsed = _ADAPTERS[key].validate_python(value, strict=not isinstance(value, str))
+        except ValidationError as exc:
+            raise field_error(field, exc.errors()[0]["msg"], value) from exc
+        checked[key] = str(parsed)
+    return checked
+
+
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    key: TypeAdapter(hint) for key, hint in typing.get_type_hints(ExtensionsConfig).items()
+}
 
 
 @router.get("", response_model=list[ExtensionOut], summary="Every extension")

@@ -1,11 +1,14 @@
-"""Models: register, list, get, retire, load, unload, status, checkpoint versions.
+"""Models: register, list, get, update, retire, load, unload, status, checkpoint versions, and
+each model's extensions (list, enable, disable, update).
 
-Register and retire are commands on ``qllm.commands.models`` (the model handler decides them);
-load and unload go on ``qllm.commands.inference`` keyed by the model, where the inference batcher
-that owns the model's partition acts on them and answers on the results topic. Reads come from
+Register, update, retire and the extension changes are commands on ``qllm.commands.models`` (the
+model handler decides them); load and unload go on ``qllm.commands.inference`` keyed by the
+model, where the inference batcher that owns the model's partition acts on them and answers on
+the results topic. Reads come from
 the projection (the model now) and the event store (its published checkpoints, the versions).
-``models:write`` registers; retiring, loading and unloading need the caller to own the model
-(or be an admin).
+``models:write`` registers; updating, retiring, loading and unloading need the caller to own the
+model (or be an admin); so do extension changes, under ``extensions:write``. A change to a
+retired model is a 409 before anything is published.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from api import commands
 from api.auth.ownership import ensure_can_manage
@@ -25,21 +29,54 @@ from api.errors import Conflict, NotFound
 from api.history import events_of
 from api.projection import ProjectionReader
 from api.resources import Resources
-from api.validation import check_preset
+from api.routers import extensions
+from api.validation import check_preset, field_error
 from api.wire.models import CheckpointVersion, ModelOut, ModelPage, ModelStatusOut, NewModel
 from schemas import inference
 from schemas.models import (
+    ConfigureModelExtension,
     ModelCheckpointPublished,
     ModelState,
     ModelStatus,
     RegisterModel,
     RetireModel,
+    UpdateModel,
 )
 from schemas.records import command
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 Reader = Annotated[Principal, Depends(require(Permission.MODELS_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.MODELS_WRITE))]
+ExtensionReader = Annotated[Principal, Depends(require(Permission.EXTENSIONS_READ))]
+ExtensionWriter = Annotated[Principal, Depends(require(Permission.EXTENSIONS_WRITE))]
+Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class ModelDetail(ModelOut):
+    tags: list[str] = Field(default_factory=list)
+    enabled_extensions: list[str] = Field(default_factory=list)
+
+
+class ModelPatch(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"description": "v2", "tags": ["demo"]}]}}
+    description: str | None = Field(None, max_length=2000)
+    tags: list[Tag] | None = Field(None, max_length=32)
+
+
+class ExtensionPatch(BaseModel):
+    model_config = {
+        "json_schema_extra": {"examples": [{"enabled": True, "settings": {"memory_slots": 64}}]}
+    }
+    enabled: bool | None = Field(None, description="absent: keep the model's switch")
+    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class ModelExtension(BaseModel):
+    name: str
+    enabled: bool
+    settings: dict[str, str] = Field(description="the defaults with the model's own changes")
+
+
 _ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"description": "the command is in Kafka; poll the Location"}
 }
@@ -59,8 +96,23 @@ async def find_model(resources: Resources, model_id: str) -> ModelState:
     return state
 
 
-def model_out(state: ModelState) -> ModelOut:
-    return ModelOut.model_validate({**dataclasses.asdict(state), "status": state.status.value})
+def model_out(state: ModelState) -> ModelDetail:
+    return ModelDetail.model_validate({**dataclasses.asdict(state), "status": state.status.value})
+
+
+async def managed_model(
+    request: Request, principal: Principal, model_id: str, permission: Permission
+) -> tuple[Resources, ModelState]:
+    """The model, if ``principal`` may change it and it is not retired (404, 403, 409)."""
+    resources = resources_of(request)
+    state = await find_model(resources, model_id)
+    ensure_can_manage(principal, state.owner, permission, f"model {model_id}")
+    if state.status is ModelStatus.RETIRED:
+        raise Conflict(
+            f"model {model_id} is RETIRED",
+            details={"model_id": model_id, "status": state.status.value},
+        )
+    return resources, state
 
 
 @router.get("", response_model=ModelPage, summary="List models, newest first")
@@ -106,9 +158,91 @@ async def create_model(body: NewModel, request: Request, principal: Writer) -> J
     return await commands.accept(resources, record, model_location(model_id))
 
 
-@router.get("/{model_id}", response_model=ModelOut, summary="A model as it is now")
-async def get_model(model_id: str, request: Request, principal: Reader) -> ModelOut:
+@router.get("/{model_id}", response_model=ModelDetail, summary="A model as it is now")
+async def get_model(model_id: str, request: Request, principal: Reader) -> ModelDetail:
     return model_out(await find_model(resources_of(request), model_id))
+
+
+@router.patch(
+    "/{model_id}", status_code=202, responses=_ACCEPTED, summary="Change description or tags"
+)
+async def update_model(
+    model_id: str, body: ModelPatch, request: Request, principal: Writer
+) -> JSONResponse:
+    if body.description is None and body.tags is None:
+        raise field_error("description", "name at least one of description, tags")
+    resources, _ = await managed_model(request, principal, model_id, Permission.MODELS_WRITE)
+    record = command(UpdateModel, model_id, principal.subject, description=body.description,
+                     tags=body.tags)  # fmt: skip
+    return await commands.accept(resources, record, model_location(model_id))
+
+
+def _extension(state: ModelState, name: str) -> ModelExtension:
+    settings = {**extensions.defaults(name), **state.extension_settings.get(name, {})}
+    return ModelExtension(name=name, enabled=name in state.enabled_extensions, settings=settings)
+
+
+@router.get(
+    "/{model_id}/extensions",
+    response_model=list[ModelExtension],
+    summary="The model's extensions: switched on or not, and their settings",
+)
+async def model_extensions(
+    model_id: str, request: Request, principal: ExtensionReader
+) -> list[ModelExtension]:
+    state = await find_model(resources_of(request), model_id)
+    return [_extension(state, name) for name in extensions.names()]
+
+
+async def _configure(
+    request: Request, principal: Principal, model_id: str, name: str, body: ExtensionPatch
+) -> JSONResponse:
+    extensions.switchable(name)
+    settings = extensions.check_settings(name, body.settings)
+    resources, state = await managed_model(
+        request, principal, model_id, Permission.EXTENSIONS_WRITE
+    )
+    enabled = name in state.enabled_extensions if body.enabled is None else body.enabled
+    record = command(ConfigureModelExtension, model_id, principal.subject, extension=name,
+                     enabled=enabled, settings=settings)  # fmt: skip
+    location = f"{model_location(model_id)}/extensions"
+    return await commands.accept(resources, record, location, {"extension": name})
+
+
+@router.patch(
+    "/{model_id}/extensions/{name}",
+    status_code=202,
+    responses=_ACCEPTED,
+    summary="Switch an extension of the model and/or change its settings",
+)
+async def update_model_extension(
+    model_id: str, name: str, body: ExtensionPatch, request: Request, principal: ExtensionWriter
+) -> JSONResponse:
+    return await _configure(request, principal, model_id, name, body)
+
+
+@router.post(
+    "/{model_id}/extensions/{name}/enable",
+    status_code=202,
+    responses=_ACCEPTED,
+    summary="Switch an extension on for the model",
+)
+async def enable_model_extension(
+    model_id: str, name: str, request: Request, principal: ExtensionWriter
+) -> JSONResponse:
+    return await _configure(request, principal, model_id, name, ExtensionPatch(enabled=True))
+
+
+@router.post(
+    "/{model_id}/extensions/{name}/disable",
+    status_code=202,
+    responses=_ACCEPTED,
+    summary="Switch an extension off for the model",
+)
+async def disable_model_extension(
+    model_id: str, name: str, request: Request, principal: ExtensionWriter
+) -> JSONResponse:
+    return await _configure(request, principal, model_id, name, ExtensionPatch(enabled=False))
 
 
 @router.delete("/{model_id}", status_code=202, responses=_ACCEPTED, summary="Retire a model")

@@ -80,6 +80,11 @@ _CALLS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/models/{model_id}/unload"): {},
     ("GET", "/api/v1/models/{model_id}/status"): {},
     ("GET", "/api/v1/models/{model_id}/versions"): {},
+    ("PATCH", "/api/v1/models/{model_id}"): {"json": {"description": "x"}},
+    ("GET", "/api/v1/models/{model_id}/extensions"): {},
+    ("PATCH", "/api/v1/models/{model_id}/extensions/{name}"): {"json": {"enabled": True}},
+    ("POST", "/api/v1/models/{model_id}/extensions/{name}/enable"): {},
+    ("POST", "/api/v1/models/{model_id}/extensions/{name}/disable"): {},
     ("POST", "/api/v1/datasets"): {
         "files": {"file": ("d.jsonl", b'{"text": "hello"}\n')},
         "data": {"name": "matrix", "format": "jsonl"},
