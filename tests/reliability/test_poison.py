@@ -38,23 +38,25 @@ pytestmark = [pytest.mark.reliability, pytest.mark.stack, pytest.mark.slow]
 CODEC = default_codec()
 
 
-def poisons(good: Record, wrong_kind: Record) -> list[tuple[str, bytes | None]]:
+def poisons(
+    good: Record, wrong_kind: Record, tombstone: bool = True
+) -> list[tuple[str, bytes | None]]:
     encoded = CODEC.encode(good)
     return [
         ("not avro", b"not avro at all"),
         ("unknown fingerprint", b"\xc3\x01" + b"\x00\x11\x22\x33\x44\x55\x66\x77" + b"junk"),
         ("truncated", encoded[: len(encoded) // 2]),
         ("wrong kind", CODEC.encode(wrong_kind)),
-        ("tombstone", None),
+        *([("tombstone", None)] if tombstone else []),
     ]
 
 
 async def send_poisons(s: Settings, topic: str, key: bytes, good: Record,
-                       wrong: Record) -> dict[int, str]:  # fmt: skip
+                       wrong: Record, tombstone: bool = True) -> dict[int, str]:  # fmt: skip
     """Publish the poisons then ``good``; the poisons' offsets and names."""
     sent: dict[int, str] = {}
     async with Publisher(s) as publisher:
-        for name, value in poisons(good, wrong):
+        for name, value in poisons(good, wrong, tombstone):
             ack: Ack = await publisher.publish_raw(topic, key, value)  # type: ignore[arg-type]
             sent[ack.offset] = name
         await publisher.publish(good)
@@ -97,8 +99,21 @@ def check_dead_lettered(letters: list[Any], topic: str, sent: dict[int, str],
     return problems
 
 
+TOMBSTONE_BUG = (
+    "a record without a value (tombstone) on an event topic crashes the stream processor's agent: "
+    "schemas/codec.py decode(None) raises TypeError ('NoneType' object is not subscriptable), "
+    "streams/pipeline.py catches only DecodeError, Faust logs 'Agent store_and_project Crashed' "
+    "and no later event of any event topic is stored or projected (the process stays up)"
+)
+
+
+@pytest.mark.parametrize(
+    "tombstone",
+    [False, pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=TOMBSTONE_BUG))],
+    ids=["decodable-poisons", "with-tombstone"],
+)
 async def test_poison_on_every_event_topic_is_dead_lettered_and_the_next_event_applies(
-    scenario_settings: Settings, tmp_path: Path
+    scenario_settings: Settings, tmp_path: Path, tombstone: bool
 ) -> None:
     s = scenario_settings
     await provision(s)
@@ -113,8 +128,9 @@ async def test_poison_on_every_event_topic_is_dead_lettered_and_the_next_event_a
     try:
         for [good] in goods.values():
             topic = topic_for(good, s)
-            sent[topic] = await send_poisons(s, topic, good.stream_id.encode(), good, wrong)
-            values[topic] = dict(poisons(good, wrong))
+            sent[topic] = await send_poisons(s, topic, good.stream_id.encode(), good, wrong,
+                                             tombstone)  # fmt: skip
+            values[topic] = dict(poisons(good, wrong, tombstone))
         await until_projected(redis, s, {g[0].stream_id: g for g in goods.values()}, 90)
         letters = await dead_letters(s, sum(len(v) for v in sent.values()))
         still_running = processor.alive
