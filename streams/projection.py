@@ -16,7 +16,8 @@ Deliberate choices:
 - A duplicate is skipped; a gap is filled from the event store before the event is applied. A
   store that still lacks the missing events after a few tries makes the event ``Unapplied`` (the
   caller dead-letters it with the reason), as does an event the fold refuses; the stream's later
-  events in the batch are blocked behind it.
+  events in the batch are blocked behind it. An event of a stream kind no aggregate folds is
+  ``Unapplied`` too (with its stream's other events), never an error that stops the agent.
 - A script that finds the ``seq`` moved under it (another writer: a rebalance, a rebuild) writes
   nothing; that stream is read and folded again, a few times, then ``TransientError`` is raised
   for the caller's backoff.
@@ -35,7 +36,7 @@ from redis.exceptions import NoScriptError
 from compose.settings import Settings
 from schemas.catalog import Aggregate, aggregate_named, aggregate_of
 from schemas.codec import Codec
-from schemas.errors import SchemaError
+from schemas.errors import SchemaError, UnknownRecord
 from schemas.records import Event
 from schemas.snapshot import from_json, to_json
 from streams.retry import TransientError
@@ -209,7 +210,12 @@ class Projection:
         publish: bool,
     ) -> tuple[_Write | None, ProjectionOutcome]:  # fmt: skip
         out = ProjectionOutcome()
-        aggregate = aggregate_of(events[0][0])
+        try:
+            aggregate = aggregate_of(events[0][0])
+        except UnknownRecord as exc:  # an event of no stream kind this projection folds
+            reason = f"no projected stream kind: {exc}"
+            out.unapplied += [Unapplied(event, payload, reason) for event, payload in events]
+            return None, out
         cached = self._states.get(stream_id)
         if cached is not None and cached[0] == seq and raw:
             state = cached[1]  # states are immutable: what this writer last wrote is still it

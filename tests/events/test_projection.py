@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from schemas import jobs
 from schemas.codec import default_codec
 from schemas.records import Event, command
 from streams.deadletter import Message, Rejected
-from streams.pipeline import EventPipeline
+from streams.pipeline import EventPipeline, Stored
 from streams.projection import Projection, ProjectionKeys
 from streams.rebuild import drop_projection
 from streams.retry import RetryPolicy, TransientError, retrying
@@ -197,3 +198,32 @@ async def test_retrying_gives_up_after_the_policys_attempts_and_passes_other_err
         await retrying(policy, bug, "bug")
     assert calls == ["outage"] * 3 + ["bug"]
     assert [RetryPolicy(0.1, 0.5).delay(n) for n in (1, 2, 3, 4)] == [0.1, 0.2, 0.4, 0.5]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _StrayHappened(Event):
+    """An event of a stream kind no aggregate folds (a newer producer's, say)."""
+
+    note: str = ""
+
+
+async def test_an_event_of_an_unknown_stream_kind_is_dead_lettered_and_the_batch_goes_on(
+    redis: Redis, keys: ProjectionKeys
+) -> None:
+    events = job_events(f"job-{uuid.uuid4().hex}", steps=1)
+    stray = _StrayHappened(event_id=str(uuid.uuid4()), stream_id="stray-1", seq=1,
+                           occurred_at=events[0].occurred_at, actor="x")  # fmt: skip
+    letters = _Letters()
+    pipeline = EventPipeline(CODEC, MemoryEventStore(), Projection(redis, keys,
+                             MemoryEventStore(), CODEC), letters)  # fmt: skip
+    batch = [(e, Message("t", 0, i, e.stream_id.encode(), CODEC.encode(e)))
+             for i, e in enumerate(events)]  # fmt: skip
+    stray_message = Message("t", 0, 99, b"stray-1", b"stray bytes")
+    outcome = await pipeline.project(
+        Stored(len(events) + 1, 0, [(stray, stray_message), *batch], [])
+    )
+    assert outcome.projected == len(events)
+    [letter] = letters.sent
+    assert letter.message is stray_message and letter.error == "Unapplied"
+    assert "no projected stream kind" in letter.reason and "_StrayHappened" in letter.reason
+    assert await redis.hget(keys.stream(events[0].stream_id), "seq") == str(len(events)).encode()
