@@ -25,6 +25,7 @@ from api.routers import (
     api_keys,
     auth,
     configs,
+    dashboard,
     datasets,
     extensions,
     inference,
@@ -44,7 +45,7 @@ def routers() -> list[APIRouter]:
     return [system.router, auth.router, users.router, api_keys.router, metrics_router, docs.router,
             system.admin_router, training.router, models.router, datasets.router,
             configs.router, extensions.router,
-            inference.router, openai.router, qraf.router]  # fmt: skip
+            inference.router, openai.router, qraf.router, dashboard.router]  # fmt: skip
 
 
 def create_app(

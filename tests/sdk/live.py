@@ -79,3 +79,6 @@ def shared_live(folder: Path, cluster: Any) -> Iterator[Live]:
         _SHARED["users"] -= 1
         if _SHARED["users"] == 0:
             _SHARED["exit"].close()
+
+
+ROOT_ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
