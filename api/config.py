@@ -2,8 +2,10 @@
 
 Built once from ``QLLM_API_*`` environment variables (``ApiConfig()``) and passed explicitly into
 ``create_app``; nothing here reads the environment at import. The JWT signing secret stays in the
-platform settings (``QLLM_JWT_SECRET``); this class holds the first admin, token lifetimes, rate
-tiers, the body size limit, the lockout policy and the bounded timeouts towards Redis/Cassandra.
+platform settings (``QLLM_JWT_SECRET``), and so does the dataset root the training workers read
+too (``QLLM_DATA_ROOT``; ``QLLM_API_DATA_ROOT`` still overrides it for the API); this class holds
+the first admin, token lifetimes, rate tiers, the body size limit, the lockout policy and the
+bounded timeouts towards Redis/Cassandra.
 
 Rate tiers are nested: ``QLLM_API_RATE_TIERS='{"basic": {"limit": 60, "window_s": 60}}'``.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from compose.settings import Settings
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "admin", "test", "admin123"}
 MIN_ADMIN_PASSWORD = 12
@@ -75,7 +79,7 @@ class ApiConfig(BaseSettings):
     # its upload limit, and the signed, retried webhooks of training jobs
     kafka_timeout_s: float = Field(5.0, gt=0)
     event_store_timeout_s: float = Field(20.0, gt=0)
-    data_root: str = ".qllm/datasets"
+    data_root: str = Field(default_factory=lambda: Settings().data_root)  # QLLM_DATA_ROOT
     max_dataset_bytes: int = Field(64 * 1024 * 1024, gt=0)
     webhook_secret: SecretStr | None = None
     webhook_attempts: int = Field(5, ge=1)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     cassandra_heap: str = "1G"
     ready_timeout_s: float = Field(180.0, gt=0)
 
+    # uploaded training datasets (a local folder or an fsspec URL): the API writes, workers read
+    data_root: str = ".qllm/datasets"
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     jwt_secret: SecretStr | None = None

@@ -68,7 +68,7 @@ def build_handler(role: str, res: Resources) -> Handler:
         from consumers.training.worker import TrainingHandler
 
         assert res.journal is not None
-        return TrainingHandler(res.journal, res.codec, res.worker)
+        return TrainingHandler(res.journal, res.codec, res.worker, res.settings.data_root)
     if role == "models":
         from consumers.model_handler import ModelHandler
 

@@ -4,10 +4,13 @@ Synchronous on purpose (it runs in ``asyncio.to_thread``): the worker hears abou
 through two callbacks, and steers the run through ``JobControl``, which the trainer consults
 between steps (``Directive``), so pause, stop and force-checkpoint take effect within one step.
 
-Data: dataset ``default`` (training type ``standard``) is the first ``corpus_documents``
-documents of ``model.default_corpus()`` (no other dataset is served yet: another id or type is
-the job's own error), split by name into train and held-out; the held-out part is the
-evaluation set. ``hyperparameters`` override the ``TrainingConfig`` fields of the same name
+Data: dataset ``default`` (training type ``standard`` only) is the first ``corpus_documents``
+documents of ``model.default_corpus()``, split by name into train and held-out; any other id is
+an uploaded dataset under ``data_root`` (``consumers.training.datasets``), of the kind the
+training type wants (``standard`` → text; ``dialogue``, ``empathy``, ``function_calling`` → their
+records), whose last tenth (at least one record, when there are two or more) is held out. The
+held-out part is the evaluation set; a fresh tokenizer is trained on every text of the data.
+``hyperparameters`` override the ``TrainingConfig`` fields of the same name
 (``learning_rate``, ``weight_decay``, ``warmup_steps``, ``grad_clip``, ``seed`` …); an unknown
 name is the job's own error. A resumed attempt takes model, tokenizer, optimizer and RNG state
 from the newest checkpoint, so it continues exactly where the checkpoint left off.
@@ -27,7 +30,9 @@ import torch
 
 from consumers.config import WorkerSettings
 from consumers.errors import JobError
+from consumers.training.datasets import load_dataset
 from model import (
+    DialogueRecord,
     Directive,
     Document,
     StepCallback,
@@ -63,6 +68,7 @@ class JobSpec:
     training_type: str = "standard"
     dataset_id: str = "default"
     hyperparameters: dict[str, float] = field(default_factory=dict)
+    data_root: str = ".qllm/datasets"  # Settings.data_root: where uploaded datasets live
 
 
 OnCheckpoint = Callable[[int, Path, str | None], None]  # step, folder, forcing command id
@@ -98,8 +104,34 @@ def _device(worker: WorkerSettings) -> str:
     return worker.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _fresh(spec: JobSpec, docs: list[Document]) -> tuple[Any, Tokenizer]:
-    tokenizer = Tokenizer.train([d.text for d in docs], vocab_size=512)
+@dataclass(frozen=True)
+class TrainingData:
+    train: list[Document] | list[DialogueRecord]
+    texts: list[str]  # every text of the data: what a fresh tokenizer learns from
+    held_out: list[str]  # the evaluation texts
+
+
+def _text(record: Document | DialogueRecord) -> str:
+    return record.text if isinstance(record, Document) else f"{record.prompt} {record.response}"
+
+
+def training_data(spec: JobSpec, worker: WorkerSettings) -> TrainingData:
+    if spec.dataset_id == "default":
+        if spec.training_type != "standard":  # the default corpus has documents, not dialogues
+            raise JobError(spec.job_id, f"training type {spec.training_type!r} needs a dataset")
+        docs = list(_corpus(worker.corpus_documents))
+        train_docs, held = split_documents(docs)
+        return TrainingData(train_docs, [d.text for d in docs], [d.text for d in held])
+    records = load_dataset(spec.data_root, spec.dataset_id, spec.training_type, spec.job_id)
+    if not records:
+        raise JobError(spec.job_id, f"dataset {spec.dataset_id} holds no records")
+    kept = len(records) - max(1, len(records) // 10) if len(records) > 1 else 1
+    texts = [_text(r) for r in records]
+    return TrainingData(records[:kept], texts, texts[kept:] or texts)
+
+
+def _fresh(spec: JobSpec, texts: list[str]) -> tuple[Any, Tokenizer]:
+    tokenizer = Tokenizer.train(texts, vocab_size=512)
     return build_model(preset(spec.preset, vocab_size=tokenizer.vocab_size)), tokenizer
 
 
@@ -125,28 +157,24 @@ def run_job(
     on_step: Callable[[StepReport], None],
     on_checkpoint: OnCheckpoint,
 ) -> JobOutcome:
-    if spec.dataset_id != "default":
-        raise JobError(spec.job_id, f"unknown dataset {spec.dataset_id!r}")
-    if spec.training_type != "standard":  # the default corpus has documents, not dialogues
-        raise JobError(spec.job_id, f"training type {spec.training_type!r} needs a dataset")
-    docs = list(_corpus(worker.corpus_documents))
-    train_docs, held_out = split_documents(docs)
+    data = training_data(spec, worker)
     resume = latest_checkpoint(spec.workdir)
     state = None
     if resume is not None:
         ck = load_checkpoint(resume, _device(worker))
         model, tokenizer, state = ck.model, ck.tokenizer, ck.trainer_state
     else:
-        model, tokenizer = _fresh(spec, docs)
+        model, tokenizer = _fresh(spec, data.texts)
     settings: dict[str, Any] = {
         "steps": spec.max_steps, "batch_size": worker.batch_size, "seq_len": worker.seq_len,
         "warmup_steps": max(1, min(10, spec.max_steps // 10)), "device": _device(worker),
         "checkpoint_dir": str(spec.workdir), "checkpoint_every": worker.checkpoint_every,
+        "training_type": spec.training_type,
     }  # fmt: skip
     config = TrainingConfig(**{**settings, **_overrides(spec)})
-    data = build_dataset("standard", tokenizer, worker.seq_len, train_docs)
+    train = build_dataset(spec.training_type, tokenizer, worker.seq_len, data.train)
     callbacks = [cast(StepCallback, _guard(spec.job_id)), cast(StepCallback, on_step)]
-    trainer = Trainer(model, tokenizer, config, data, callbacks=callbacks)
+    trainer = Trainer(model, tokenizer, config, train, callbacks=callbacks)
     if state is not None:
         trainer.load_state(state)
     start = trainer.step
@@ -164,8 +192,7 @@ def run_job(
     result = trainer.run()
     evaluation = None
     if result.status == "completed" and result.checkpoint is not None:
-        texts = [d.text for d in held_out]
-        report = evaluate(trainer.model, tokenizer, texts, window=worker.seq_len,
+        report = evaluate(trainer.model, tokenizer, data.held_out, window=worker.seq_len,
                           stride=worker.seq_len // 2, max_tokens=worker.eval_tokens,
                           prompts=2, new_tokens=8)  # fmt: skip
         evaluation = asdict(report)

@@ -95,8 +95,12 @@ def _mean(values: tuple[float, ...]) -> float | None:
 
 
 class TrainingHandler:
-    def __init__(self, journal: Journal, codec: Codec, worker: WorkerSettings) -> None:
+    def __init__(
+        self, journal: Journal, codec: Codec, worker: WorkerSettings,
+        data_root: str = ".qllm/datasets",
+    ) -> None:  # fmt: skip
         self._journal, self._codec, self._worker = journal, codec, worker
+        self._data_root = data_root  # Settings.data_root: the datasets the API stored
         self.store = CheckpointStore(worker.checkpoint_url)
         self.models = ModelStream(journal, worker.worker_id)
         self.jobs: dict[str, RunningJob] = {}
@@ -180,7 +184,7 @@ class TrainingHandler:
     def _launch(self, folded: Folded, job_id: str, tp: TopicPartition) -> Pending:
         s = folded.state
         spec = JobSpec(job_id, s.preset, s.max_steps, self.store.workdir(job_id), s.training_type,
-                       s.dataset_id, dict(s.hyperparameters))  # fmt: skip
+                       s.dataset_id, dict(s.hyperparameters), self._data_root)  # fmt: skip
         job = RunningJob(spec, folded, tp, asyncio.Lock())
         self.jobs[job_id] = job
         job.task = asyncio.create_task(self._drive(job))
