@@ -66,6 +66,8 @@ class ModelMissing(ApiError):
 
 
 _REJECTED = ("ModelError", "ConfigError", "ValueError", "prompt of")
+KEEPALIVE_S = 15.0  # default; ``app.state.sse_keepalive_s`` overrides it (tests use a short one)
+KEEPALIVE = b": keep-alive\n\n"  # an SSE comment: clients ignore it, proxies see traffic
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,13 @@ class Inference:
     resources: Resources
     metrics: ApiMetrics
     codec: Codec
+    keepalive_s: float = 15.0  # SSE keep-alive comment interval of streamed answers
 
     @classmethod
     def of(cls, request: Request) -> Inference:
-        return cls(request.app.state.resources, request.app.state.metrics, default_codec())
+        state = request.app.state
+        return cls(state.resources, state.metrics, default_codec(),
+                   float(getattr(state, "sse_keepalive_s", KEEPALIVE_S)))  # fmt: skip
 
     @property
     def results(self) -> ResultsListener:
@@ -237,3 +242,33 @@ def finish_reason(answer: Answer, ask: Ask) -> str:
     if answer.finish_reason:
         return answer.finish_reason
     return "length" if answer.completion_tokens >= ask.max_tokens else "stop"
+
+
+async def with_keepalive(frames: AsyncIterator[bytes], interval_s: float) -> AsyncIterator[bytes]:
+    """``frames``, with a keep-alive comment whenever ``interval_s`` passes without one (a slow
+    model, a long queue): idle proxies and load balancers do not cut the stream."""
+    iterator = aiter(frames)
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({pending}, timeout=interval_s)
+            if not done:
+                yield KEEPALIVE
+                continue
+            try:
+                frame = pending.result()
+            except StopAsyncIteration:
+                return
+            finally:
+                pending = None
+            yield frame
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()

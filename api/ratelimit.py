@@ -9,6 +9,10 @@ Every limited response carries the IETF ``RateLimit-Policy`` / ``RateLimit`` hea
 (draft-ietf-httpapi-ratelimit-headers: ``"<tier>";q=<quota>;w=<window s>`` and
 ``"<tier>";r=<remaining>;t=<seconds until the quota is whole again>``); a refused one is 429 with
 ``Retry-After`` (seconds until the next request would pass).
+
+The same script first checks any lock keys it is handed (the bad-API-key lockout of the caller's
+address, ``api.auth.lockout``): an authenticated request costs one Redis round trip, not a
+lockout read plus a GCRA call. A locked caller is refused before it is counted.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from api.config import RateTier
-from api.errors import TooManyRequests
+from api.errors import LockedOut, TooManyRequests
 
 _GCRA = """
+for i = 2, #KEYS do
+  local locked = redis.call('PTTL', KEYS[i])
+  if locked > 0 then return {-1, i, tostring(locked), '0'} end
+end
 local emission = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -62,13 +70,20 @@ class RateLimiter:
         self._prefix, self._tiers = prefix, tiers
         self._script = client.register_script(_GCRA)
 
-    async def hit(self, caller: str, tier_name: str) -> Decision:
+    async def hit(self, caller: str, tier_name: str, locks: tuple[str, ...] = ()) -> Decision:
+        """Count a request unless one of the ``locks`` keys is set (then ``LockedOut``)."""
         tier = self._tiers[tier_name]
         emission_ms = tier.window_s * 1000 / tier.limit
         key = f"{self._prefix}rl:{tier_name}:{caller}"
         allowed, remaining, retry_ms, reset_ms = await self._script(
-            keys=[key], args=[repr(emission_ms), repr(emission_ms * tier.limit)]
+            keys=[key, *locks], args=[repr(emission_ms), repr(emission_ms * tier.limit)]
         )
+        if int(allowed) < 0:
+            raise LockedOut(
+                "too many failed attempts; try again later",
+                retry_after_s=max(math.ceil(float(retry_ms) / 1000), 1),
+                details={"locked": [locks[int(remaining) - 2].rpartition("lock:")[2]]},
+            )
         return Decision(
             bool(allowed),
             tier_name,
@@ -79,9 +94,10 @@ class RateLimiter:
             math.ceil(float(reset_ms) / 1000),
         )
 
-    async def enforce(self, caller: str, tier_name: str) -> Decision:
-        """Count a request; raise 429 (with all headers) when the caller is over its tier."""
-        decision = await self.hit(caller, tier_name)
+    async def enforce(self, caller: str, tier_name: str, locks: tuple[str, ...] = ()) -> Decision:
+        """Count a request; raise 429 (with all headers) when the caller is over its tier, or
+        ``LockedOut`` (429) when one of ``locks`` is set."""
+        decision = await self.hit(caller, tier_name, locks)
         if not decision.allowed:
             raise TooManyRequests(
                 f"rate limit of tier {tier_name!r} exceeded",

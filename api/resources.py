@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 
 from api.auth.bootstrap import ensure_first_admin
 from api.auth.cassandra_store import CassandraAuthStore
+from api.auth.key_cache import KeyCache
 from api.auth.lockout import Lockout, LockoutPolicy
 from api.auth.store import AuthStore
 from api.auth.tokens import TokenService
@@ -61,6 +62,7 @@ class Resources:
             self.redis, f"{prefix}apikey:", LockoutPolicy(config.api_key_max_failures, window, lock)
         )
         self.rate_limiter = RateLimiter(self.redis, prefix, config.rate_tiers)
+        self.key_cache = KeyCache()  # API key records, in-process (api.auth.key_cache)
         self._store = auth_store
         self._owns_store = auth_store is None  # a store handed in is closed by whoever made it
         self._store_ready = False

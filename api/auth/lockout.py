@@ -48,6 +48,10 @@ class Lockout:
     def _keys(self, scope: str) -> tuple[str, str]:
         return f"{self._prefix}fail:{scope}", f"{self._prefix}lock:{scope}"
 
+    def lock_key(self, scope: str) -> str:
+        """The Redis key set while ``scope`` is locked (the rate-limit script checks it too)."""
+        return self._keys(scope)[1]
+
     async def check(self, *scopes: str) -> None:
         """Raise ``LockedOut`` if any scope (``user:alice``, ``ip:10.0.0.1``) is locked."""
         async with self._redis.pipeline(transaction=False) as pipe:

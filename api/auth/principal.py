@@ -4,6 +4,11 @@
 for missing or bad credentials and 403 for a known identity without the permission, then counts
 the request against the caller's rate tier (429 past it). ``public`` is what routes that need no
 credentials declare instead, so every route states its requirement (``required_permission``).
+
+The API-key hot path is one Redis round trip and, usually, no Cassandra read: the key record
+comes from the in-process ``KeyCache`` (revocation bound: its TTL), and the bad-key lockout of
+the caller's address is checked inside the rate-limit script (``lock_keys``). A key that fails
+to verify takes the slow path: a separate lockout check, then the failure counted.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class Principal:
     kind: Literal["user", "api_key"]
     tier: str
     key_id: str | None = None
+    lock_keys: tuple[str, ...] = ()  # checked with the rate limit: locked → 429 locked_out
 
     @property
     def rate_key(self) -> str:
@@ -55,15 +61,19 @@ async def _from_token(resources: Resources, token: str) -> Principal:
 
 async def _from_key(resources: Resources, request: Request, plaintext: str) -> Principal:
     address = f"ip:{client_address(request)}"
-    await resources.key_lockout.check(address)
     key_id = api_keys.key_id_of(plaintext)
-    record = await (await resources.auth_store()).get_key(key_id) if key_id else None
+    record = None
+    if key_id is not None:
+        store = await resources.auth_store()
+        record = await resources.key_cache.get(key_id, store.get_key)
     if record is None or not api_keys.matches(plaintext, record.key_hash):
+        await resources.key_lockout.check(address)  # a locked address stays 429, not 401
         await resources.key_lockout.failed(address)
         raise InvalidApiKey("invalid API key")
     if record.revoked:
         raise InvalidApiKey("API key revoked", details={"key_id": record.key_id})
-    return Principal(record.owner, record.role, "api_key", record.tier, record.key_id)
+    lock = (resources.key_lockout.lock_key(address),)
+    return Principal(record.owner, record.role, "api_key", record.tier, record.key_id, lock)
 
 
 def _is_openai_path(request: Request) -> bool:
@@ -94,7 +104,9 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
         request: Request, principal: Annotated[Principal, Depends(authenticate)]
     ) -> Principal:
         resources = resources_of(request)
-        decision = await resources.rate_limiter.enforce(principal.rate_key, principal.tier)
+        decision = await resources.rate_limiter.enforce(
+            principal.rate_key, principal.tier, principal.lock_keys
+        )
         extra_response_headers(request.scope).update(decision.headers())
         if not allows(principal.role, permission):
             raise PermissionDenied(

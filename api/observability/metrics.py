@@ -1,9 +1,17 @@
 """Prometheus metrics of the API, in a registry owned by one app (tests build many apps).
 
 Request latency is labelled by route *template* (``/api/v1/auth/keys/{key_id}``), never by raw
-path, so ids cannot blow up the series count; unmatched paths share one label. Gauges for jobs by
-state, inference queue depth and batch sizes are registered now, empty, for the routes and
-consumers that will set them.
+path, so ids cannot blow up the series count; unmatched paths share one label.
+
+The domain series, each set from what this process honestly knows:
+- ``qllm_jobs{state}``: training jobs by state, counted from the Redis projection when
+  ``/metrics`` is scraped (every state present, zeros included; at most ``JOBS_COUNTED`` newest
+  jobs are read per scrape; a Redis failure leaves the last values and is logged, the scrape
+  still answers);
+- ``qllm_inference_queue_depth{model}``: inference requests this API has written and is waiting
+  on (``inference_client``: up on publish, down on the answer);
+- ``qllm_inference_batch_size{model}``: prompts per ``/api/v1/inference/batch`` request — the
+  batchers' own batch sizes are the consumers' metric, not visible to the API.
 
 ``/metrics`` is public, as Prometheus scrapes are by convention; it exposes only counts and
 timings per route template.
@@ -25,10 +33,14 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth.principal import public
+from api.auth.principal import public, resources_of
+from api.projection import ProjectionReader
+from schemas.jobs import JobStatus
 
 UNMATCHED = "<unmatched>"
 access_log = logging.getLogger("qllm.api.access")
+log = logging.getLogger("qllm.api.metrics")
+JOBS_COUNTED = 10_000
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -59,7 +71,7 @@ class ApiMetrics:
         )
         self.batch_size = Histogram(
             "qllm_inference_batch_size",
-            "Inference batch sizes",
+            "Prompts per inference batch request",
             ["model"],
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=r,
@@ -98,22 +110,40 @@ class AccessMiddleware:
             elapsed = time.perf_counter() - start
             labels = (scope["method"], route_template(scope), str(status))
             self.metrics.latency.labels(*labels).observe(elapsed)
-            access_log.info(
-                "%s %s %s",
-                *labels,
-                extra={
-                    "method": labels[0],
-                    "route": labels[1],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):  # no record (and no dict) when off
+                access_log.info(
+                    "%s %s %s",
+                    *labels,
+                    extra={
+                        "method": labels[0],
+                        "route": labels[1],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
 
 
 router = APIRouter(tags=["observability"], dependencies=[Depends(public)])
 
 
+async def count_jobs(request: Request, gauge: Gauge) -> None:
+    """Set ``qllm_jobs{state}`` from the projection (newest ``JOBS_COUNTED`` jobs)."""
+    resources = resources_of(request)
+    projection = ProjectionReader(resources.redis, resources.projection_keys)
+    try:
+        states = await projection.many(await projection.ids("job", None, 0, JOBS_COUNTED), "job")
+    except Exception as exc:  # a scrape must answer: keep the last counts
+        log.warning("jobs by state not refreshed: %s", type(exc).__name__)
+        return
+    counts = dict.fromkeys((s for s in JobStatus if s is not JobStatus.ABSENT), 0)
+    for state in states:
+        counts[state.status] = counts.get(state.status, 0) + 1
+    for status, n in counts.items():
+        gauge.labels(status.value).set(n)
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    api_metrics: ApiMetrics = request.app.state.metrics
+    await count_jobs(request, api_metrics.jobs)
+    return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -124,6 +124,8 @@ async def get_key(key_id: str, request: Request, admin: Admin) -> KeyOut:
     responses={404: {"description": "no such key"}},
 )
 async def revoke_key(key_id: str, request: Request, admin: Admin) -> Response:
-    if await (await resources_of(request).auth_store()).revoke_key(key_id, utc_now()) is None:
+    resources = resources_of(request)
+    if await (await resources.auth_store()).revoke_key(key_id, utc_now()) is None:
         raise NotFound("no such API key", details={"key_id": key_id})
+    resources.key_cache.forget(key_id)  # other replicas: within the cache's TTL
     return Response(status_code=204)

@@ -4,7 +4,8 @@ Every call resolves the model first (404/409 before anything is written), writes
 ``RunInference`` and waits for its result (``inference_client``). ``stream: true`` on generate
 and chat answers ``text/event-stream``: ``event: chunk`` frames (``{"seq", "text"}``, text since
 the previous chunk), then one ``event: done`` frame with the whole answer — or ``event: error``
-with the error body if the request fails after the stream started.
+with the error body if the request fails after the stream started. An idle stream gets a
+``: keep-alive`` comment every 15 s (``inference_client.with_keepalive``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from api.inference_client import (
     finish_reason,
     new_ask,
     open_stream,
+    with_keepalive,
 )
 from api.inference_models import (
     BatchIn,
@@ -79,7 +81,7 @@ def _usage(found: Answer) -> Usage:
                  total_tokens=found.prompt_tokens + found.completion_tokens)  # fmt: skip
 
 
-def _sse(items: AsyncIterator[Chunk | Answer], done: Any) -> StreamingResponse:
+def _sse(items: AsyncIterator[Chunk | Answer], done: Any, keepalive_s: float) -> StreamingResponse:
     async def frames() -> AsyncIterator[bytes]:
         try:
             async for item in items:
@@ -93,14 +95,14 @@ def _sse(items: AsyncIterator[Chunk | Answer], done: Any) -> StreamingResponse:
             body = {"error": exc.code, "message": exc.message, "details": exc.details}
             yield encode_frame("error", "error", json.dumps(body))
 
-    return StreamingResponse(frames(), media_type=MEDIA_TYPE,
+    return StreamingResponse(with_keepalive(frames(), keepalive_s), media_type=MEDIA_TYPE,
                              headers={"Cache-Control": "no-cache"})  # fmt: skip
 
 
 async def _run(request: Request, ask: Ask, done: Any) -> Any:
     ctx = Inference.of(request)
     if ask.stream:
-        return _sse(await open_stream(ctx, ask), done)
+        return _sse(await open_stream(ctx, ask), done, ctx.keepalive_s)
     return done(await answer(ctx, request, ask))
 
 
@@ -143,6 +145,7 @@ async def batch(body: BatchIn, request: Request, caller: Runner) -> BatchOut:
     ctx = Inference.of(request)
     ask = new_ask(ctx, caller.subject, body.model, "batch", texts=tuple(body.prompts),
                   max_tokens=body.max_tokens, temperature=body.temperature)  # fmt: skip
+    ctx.metrics.batch_size.labels(body.model).observe(len(body.prompts))
     found = await answer(ctx, request, ask)
     return BatchOut(request_id=ask.request_id, model=body.model, texts=found.texts)
 

@@ -7,7 +7,8 @@ as ``Authorization: Bearer <key>``; an API key (or a JWT access token) there is 
 ``stream: true`` answers ``data: <chunk JSON>`` frames and ends with ``data: [DONE]``; with
 ``stream_options.include_usage`` every chunk has ``usage: null`` and a last chunk with no
 choices carries the usage. Embeddings come as floats or, as the Python SDK asks by default,
-base64 of little-endian float32.
+base64 of little-endian float32. A stream idle for ``keepalive_s`` (15 s) gets a ``: keep-alive``
+comment, which SSE clients ignore (``inference_client.with_keepalive``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from api import model_catalog
 from api.auth.permissions import Permission
 from api.auth.principal import Principal, require
 from api.errors import ApiError
-from api.inference_client import Inference, answer, finish_reason, new_ask, open_stream
+from api.inference_client import (
+    Inference,
+    answer,
+    finish_reason,
+    new_ask,
+    open_stream,
+    with_keepalive,
+)
 from api.inference_wire import Answer, Ask, Chunk
 from api.openai_models import (
     ChatCompletionIn,
@@ -71,6 +79,7 @@ def _sse(
     piece: Callable[[str, str | None], dict[str, Any]],
     last: Callable[[Answer], list[dict[str, Any]]],
     first: dict[str, Any] | None,
+    keepalive_s: float,
 ) -> StreamingResponse:
     async def frames() -> AsyncIterator[bytes]:
         if first is not None:
@@ -89,7 +98,8 @@ def _sse(
         yield DONE
 
     headers = {"Cache-Control": "no-cache"}
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(with_keepalive(frames(), keepalive_s), media_type="text/event-stream",
+                             headers=headers)  # fmt: skip
 
 
 class _Chunks:
@@ -137,7 +147,7 @@ def _sampling(body: ChatCompletionIn | CompletionIn, max_tokens: int | None) -> 
 
 async def _streamed(ctx: Inference, ask: Ask, chunks: _Chunks) -> StreamingResponse:
     first = chunks.first() if chunks.chat else None
-    return _sse(await open_stream(ctx, ask), chunks.piece, chunks.last, first)
+    return _sse(await open_stream(ctx, ask), chunks.piece, chunks.last, first, ctx.keepalive_s)
 
 
 @router.post("/chat/completions", summary="Create a chat completion (OpenAI)")

@@ -4,7 +4,9 @@ Writes are commands on ``qllm.commands.kernels`` (key: state id) answered ``202`
 ``Location`` after Kafka acknowledged them; the kernel worker applies them and the state's
 events tell the outcome (``GET …/states/{id}`` from the projection, ``GET …/states/{id}/metrics``
 from the event store). A command the state would refuse is refused here first: unknown or deleted
-state 404, an operation while one is applying 409 (the worker would dead-letter it).
+state 404, an operation while one is applying 409 (the worker would dead-letter it). Only the
+state's creator (or an admin) may operate on, delete or enhance with a state (403 otherwise);
+reads stay open to every ``states:read`` role.
 
 Operations map onto the kernel worker's (``schemas.states.OPERATIONS``): optimize/density →
 ``optimize_density``, optimize/quantization and quantize → ``quantize`` (same operation; the
@@ -22,6 +24,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api import model_catalog
+from api.auth.ownership import ensure_can_manage
 from api.auth.permissions import Permission
 from api.auth.principal import Principal, require, resources_of
 from api.commands import accept, publish
@@ -74,8 +77,15 @@ async def _state(request: Request, state_id: str) -> QraftState:
     return state
 
 
-async def _ready(request: Request, state_id: str) -> QraftState:
+async def _owned(request: Request, caller: Principal, state_id: str) -> QraftState:
+    """The state, if ``caller`` created it (or is an admin): 403 otherwise."""
     state = await _state(request, state_id)
+    ensure_can_manage(caller, state.owner, Permission.QRAF_RUN, f"state {state_id}")
+    return state
+
+
+async def _ready(request: Request, caller: Principal, state_id: str) -> QraftState:
+    state = await _owned(request, caller, state_id)
     if state.status != StateStatus.READY:
         raise Conflict("the state is applying another operation",
                        details={"state_id": state_id, "operation": state.operation})  # fmt: skip
@@ -85,7 +95,7 @@ async def _ready(request: Request, state_id: str) -> QraftState:
 async def _apply(
     request: Request, caller: Principal, on: OnState, operation: str, params: dict[str, float]
 ) -> JSONResponse:
-    await _ready(request, on.state_id)
+    await _ready(request, caller, on.state_id)
     cmd = command(ApplyStateOperation, on.state_id, caller.subject, operation=operation,
                   params=params)  # fmt: skip
     return await accept(resources_of(request), cmd, _location(on.state_id),
@@ -115,7 +125,7 @@ async def get_state(state_id: str, request: Request, caller: Reader) -> StateOut
 @router.delete("/states/{state_id}", status_code=202, responses=_ACCEPTED,
                summary="Delete a QRAF state")  # fmt: skip
 async def delete_state(state_id: str, request: Request, caller: Runner) -> JSONResponse:
-    await _ready(request, state_id)
+    await _ready(request, caller, state_id)
     cmd = command(DeleteState, state_id, caller.subject)
     return await accept(resources_of(request), cmd, _location(state_id))
 
@@ -143,7 +153,7 @@ async def optimize_batch(body: BatchOptimize, request: Request, caller: Runner) 
         raise Conflict("a state may appear once per batch (it runs one operation at a time)",
                        details={"state_ids": ids})  # fmt: skip
     for item in body.items:
-        await _ready(request, item.state_id)
+        await _ready(request, caller, item.state_id)
     accepted = []
     for item in body.items:
         cmd = command(ApplyStateOperation, item.state_id, caller.subject,
@@ -191,7 +201,7 @@ async def metrics(state_id: str, request: Request, caller: Reader) -> StateMetri
              responses={404: {"description": "no such state or model"}},
              summary="Generate text enhanced by a state's memory")  # fmt: skip
 async def enhance(body: Enhance, request: Request, caller: Runner) -> EnhanceOut:
-    await _state(request, body.state_id)
+    await _owned(request, caller, body.state_id)
     await model_catalog.resolve(projection(request), body.model)
     lines = memory_lines(await _operations(request, body.state_id), body.memory_items)
     ctx = Inference.of(request)
