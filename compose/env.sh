@@ -38,5 +38,11 @@ qllm_venv() {
 
 QLLM_VENV=$(qllm_venv) || return 1 2>/dev/null || exit 1
 export QLLM_VENV
-export PATH="$QLLM_VENV/bin:$PATH"
+
+# the `qllm` console script for this checkout (pip install . gives the same one from pyproject)
+mkdir -p "$QLLM_ROOT/.qllm/bin"
+printf '#!/bin/sh\nexec "%s/bin/python" -m cli "$@"\n' "$QLLM_VENV" > "$QLLM_ROOT/.qllm/bin/qllm"
+chmod +x "$QLLM_ROOT/.qllm/bin/qllm"
+
+export PATH="$QLLM_ROOT/.qllm/bin:$QLLM_VENV/bin:$PATH"
 export PYTHONPATH="$QLLM_ROOT${PYTHONPATH:+:$PYTHONPATH}"

@@ -17,6 +17,17 @@ export QLLM_PORTS__REDIS=${QLLM_PORTS__REDIS:-16390}
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "browser for the dashboard test"
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${QLLM_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || exit 1
+  else
+    echo "chromium is missing: as root, apt-get install -y chromium (or set QLLM_CHROMIUM)" >&2
+  fi
+fi
+command -v chromium || echo "${QLLM_CHROMIUM:-none}"
+
 step "lint and format (ruff)"
 ruff check . && ruff format --check . || exit 1
 step "types (mypy)"
