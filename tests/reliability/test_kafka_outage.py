@@ -30,8 +30,8 @@ ACK_TIMEOUT_S = 3.0
 OUTAGE_S = 8.0
 
 
-@pytest.mark.xfail(
-    strict=True,
+@pytest.mark.xfail(  # not strict: the bug strikes in about 2 runs of 3, a strict mark would flake
+    strict=False,
     reason="producers.publisher: after a broker restart the idempotent aiokafka producer keeps "
     "failing with OutOfOrderSequenceNumber on a partition whose in-flight batch timed out "
     "(broker log: 'Out of order sequence number for producer 0 ... 190 (incoming seq. number), "
