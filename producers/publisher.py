@@ -3,6 +3,12 @@
 Options are explicit: ``acks="all"`` and ``enable_idempotence=True`` (DESIGN.md, Guarantees), and
 every wait is bounded — starting against an unreachable broker and a publish that is not
 acknowledged in time both raise ``BrokerUnavailable`` (retriable) instead of hanging.
+
+A publish that fails leaves the producer's idempotence state unknown: after a broker restart the
+timed-out batch's sequence numbers no longer match the broker's, and aiokafka (unlike the Java
+client) never bumps the epoch, so every later send to that partition fails with
+OutOfOrderSequenceNumber. So a failed publish retires its producer, and the next publish starts a
+fresh one (a new producer id, sequences from zero). Found by tests/reliability's Kafka outage.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from producers.errors import BrokerUnavailable
 from producers.topics import key_for, topic_for
 from schemas.codec import Codec, default_codec
 from schemas.records import Record
+
+Headers = list[tuple[str, bytes]] | None
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,14 @@ class Publisher:
         self._options = options or PublisherOptions()
         self._codec = codec or default_codec()
         self._producer: AIOKafkaProducer | None = None
+        self._started = False
+        self._starting: asyncio.Future[AIOKafkaProducer] | None = None
 
     async def start(self) -> None:
+        self._started = True
+        self._producer = await self._new_producer()
+
+    async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
             bootstrap_servers=self._settings.kafka_bootstrap,
             acks="all",
@@ -63,12 +77,35 @@ class Publisher:
         except (TimeoutError, KafkaError, OSError) as exc:
             await producer.stop()
             raise BrokerUnavailable(self._settings.kafka_bootstrap, repr(exc)) from exc
-        self._producer = producer
+        return producer
 
     async def stop(self) -> None:
+        self._started = False
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
         if self._producer is not None:
-            await self._producer.stop()
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def _current(self) -> AIOKafkaProducer:
+        """The live producer; after a failure, one fresh start shared by all concurrent callers."""
+        if not self._started:
+            raise RuntimeError("Publisher.publish before start()")
+        if self._producer is not None:
+            return self._producer
+        if self._starting is None or self._starting.done():
+            self._starting = asyncio.ensure_future(self._new_producer())
+            self._starting.add_done_callback(_retrieve)
+        producer = await asyncio.shield(self._starting)
+        if self._producer is None and self._started:
+            self._producer = producer
+        return producer
+
+    def _retire(self, producer: AIOKafkaProducer) -> None:
+        if self._producer is producer:
             self._producer = None
+        stopping = asyncio.wait_for(producer.stop(), self._options.ack_timeout_s)
+        asyncio.ensure_future(stopping).add_done_callback(_retrieve)  # best effort: it failed
 
     async def __aenter__(self) -> Publisher:
         await self.start()
@@ -88,17 +125,31 @@ class Publisher:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
-        headers: list[tuple[str, bytes]] | None = None,
+        value: bytes | None,
+        headers: Headers = None,
     ) -> Ack:
         """Send already-encoded bytes (the dead letter forwards what it could not decode)."""
-        if self._producer is None:
-            raise RuntimeError("Publisher.publish before start()")
         try:
             meta: Any = await asyncio.wait_for(
-                self._producer.send_and_wait(topic, value, key=key, headers=headers),
-                self._options.ack_timeout_s,
+                self._send(topic, key, value, headers), self._options.ack_timeout_s
             )
         except (TimeoutError, KafkaError) as exc:
             raise BrokerUnavailable(self._settings.kafka_bootstrap, repr(exc)) from exc
         return Ack(meta.topic, meta.partition, meta.offset)
+
+    async def _send(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> Any:
+        """One send on the live producer; a failed or abandoned send retires that producer."""
+        producer = await self._current()
+        try:
+            return await producer.send_and_wait(topic, value, key=key, headers=headers)
+        except (KafkaError, asyncio.CancelledError):
+            self._retire(producer)
+            raise
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a background task's failure as seen (it is reported to the callers, not the log)."""
+    if not task.cancelled():
+        task.exception()

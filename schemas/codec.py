@@ -78,8 +78,14 @@ class Codec:
         schemaless_writer(buffer, writer.parsed, datum)
         return writer.header + buffer.getvalue()
 
-    def decode(self, data: bytes) -> Record:
-        """The record in ``data``; ``DecodeError`` for anything that is not one."""
+    def decode(self, data: bytes | None) -> Record:
+        """The record in ``data``; ``DecodeError`` for anything that is not one.
+
+        ``None`` (a Kafka message with no value, e.g. a tombstone) is a ``DecodeError`` too, so
+        every consumer dead-letters it like any other undecodable message.
+        """
+        if data is None:
+            raise DecodeError("empty message (no value)", b"")
         if data[:2] != MAGIC or len(data) < HEADER_SIZE:
             raise DecodeError("not single-object Avro (bad magic or short header)", data)
         entry = self._readers.get(data[2:HEADER_SIZE])

@@ -21,7 +21,7 @@ class Message:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
 
 
 @dataclass(frozen=True)

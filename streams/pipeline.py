@@ -84,7 +84,7 @@ class EventPipeline:
     async def project(self, batch: Stored) -> BatchOutcome:
         """Stage two: project the stored events into Redis, then send the batch's dead letters."""
         rejected = list(batch.rejected)
-        projecting = [(e, m.value) for e, m in batch.accepted]
+        projecting = [(e, _body(m)) for e, m in batch.accepted]
         outcome = await retrying(
             self._retry, lambda: self._projection.apply(projecting), "redis projection"
         )
@@ -119,7 +119,7 @@ class EventPipeline:
     ) -> tuple[int, int, list[tuple[Event, Message]]]:
         """Append a stream's events in one go; if refused, one by one, dead-lettering the bad."""
         try:
-            result = await self._store.append([StoredEvent.of(e, m.value) for e, m in group])
+            result = await self._store.append([StoredEvent.of(e, _body(m)) for e, m in group])
             return result.written, result.duplicates, group
         except (ConcurrencyError, SequenceGap, ValueError):
             pass  # the batch holds a bad event (or is not contiguous): sort it out event by event
@@ -127,10 +127,17 @@ class EventPipeline:
         accepted = []
         for event, message in group:
             try:
-                result = await self._store.append([StoredEvent.of(event, message.value)])
+                result = await self._store.append([StoredEvent.of(event, _body(message))])
             except (ConcurrencyError, SequenceGap) as exc:
                 rejected.append(Rejected(message, type(exc).__name__, str(exc)))
                 continue
             written, duplicates = written + result.written, duplicates + result.duplicates
             accepted.append((event, message))
         return written, duplicates, accepted
+
+
+def _body(message: Message) -> bytes:
+    """The bytes of a message that decoded (only a message without a value has none)."""
+    if message.value is None:
+        raise ValueError(f"message {message.topic}@{message.offset} has no value")
+    return message.value

@@ -85,6 +85,12 @@ def test_bytes_that_are_not_a_known_record_raise_decode_error(data: bytes, error
     assert raised.value.data == data
 
 
+def test_a_message_without_a_value_is_a_decode_error_not_a_type_error() -> None:
+    # regression: a tombstone (value None) raised TypeError and crashed the stream agent
+    with pytest.raises(DecodeError, match="empty message"):
+        default_codec().decode(None)
+
+
 def test_truncated_body_raises_decode_error(make_sample: Callable[..., Record]) -> None:
     data = default_codec().encode(make_sample(jobs.JobSubmitted))
     with pytest.raises(DecodeError):

@@ -109,7 +109,7 @@ TOMBSTONE_BUG = (
 
 @pytest.mark.parametrize(
     "tombstone",
-    [False, pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=TOMBSTONE_BUG))],
+    [False, True],
     ids=["decodable-poisons", "with-tombstone"],
 )
 async def test_poison_on_every_event_topic_is_dead_lettered_and_the_next_event_applies(
