@@ -1,4 +1,4 @@
-"""``python -m cli`` runs the ``qllm`` command (the console script when the package is installed)."""
+"""``python -m cli`` runs the ``qllm`` command (the console script of an installed package)."""
 
 from cli.main import app
 
