@@ -36,8 +36,9 @@ async def test_metrics_expose_the_latency_histogram_by_route_template(api: Api) 
     await api.client.get("/api/v1/system/health")
     await api.client.get("/api/v1/auth/keys/abc", headers=await api.as_admin())
     text = (await api.client.get("/metrics")).text
+    # the +Inf bucket counts every request whatever its latency (a loaded machine is slow)
     assert re.search(
-        r'qllm_http_request_duration_seconds_bucket\{le="0.005",method="GET",'
+        r'qllm_http_request_duration_seconds_bucket\{le="\+Inf",method="GET",'
         r'route="/api/v1/system/health",status="200"\} [1-9]',
         text,
     )
