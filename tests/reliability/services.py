@@ -1,6 +1,7 @@
 """The platform's own processes as subprocesses of a scenario, and the private stack's servers.
 
-``Service`` starts ``python -m streams worker`` or ``python -m consumers <role>`` pointed at a
+``Service`` starts ``python -m streams worker``, ``python -m consumers <role>`` or the API
+(``uvicorn --factory api.app:create_app``) pointed at a
 scenario's settings (addresses, topic prefix, keyspace spelled out in the environment, so nothing
 inherited can point it at another stack), in its own folder (Faust writes its data folder in the
 working directory), output to a log file (never a pipe that could fill). ``kill`` is SIGKILL: no
@@ -21,6 +22,12 @@ from compose.settings import Settings
 from compose.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# The API's first admin and signing secret (test values, never a real deployment's), and a rate
+# tier high enough that the load measures the service, not the limiter.
+JWT_SECRET = "reliability-signing-key-" + "r" * 32
+ADMIN, ADMIN_PASSWORD = "root", "reliability suite passphrase"
+RATE_TIERS = '{"standard": {"limit": 1000000, "window_s": 60}}'
 
 # The Faust consumer group's timeouts, read by Faust from the environment: a SIGKILLed member
 # is evicted after the session timeout, so the restarted processor gets the partitions that fast.
@@ -56,6 +63,20 @@ class Service:
     def stream_processor(cls, settings: Settings, folder: Path, name: str) -> Service:
         return cls([sys.executable, "-m", "streams", "worker"],
                    environment(settings, **FAUST_ENV), folder, name)  # fmt: skip
+
+    @classmethod
+    def api(cls, settings: Settings, folder: Path, name: str, port: int, **config: str) -> Service:
+        """``uvicorn --factory api.app:create_app`` on ``port``; ``config`` as ``QLLM_API_*``."""
+        extra = {f"QLLM_API_{k.upper()}": v for k, v in config.items()}
+        env = environment(settings, QLLM_JWT_SECRET=JWT_SECRET, QLLM_DATA_ROOT=str(folder / "data"),
+                          QLLM_API_ADMIN_USERNAME=ADMIN, QLLM_API_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                          QLLM_API_REDIS_PREFIX=f"{settings.topic_prefix}api:",
+                          QLLM_API_RATE_TIERS=RATE_TIERS, QLLM_API_LOG_LEVEL="WARNING",
+                          **extra)  # fmt: skip
+        argv = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                "--no-access-log"]  # fmt: skip
+        return cls(argv, env, folder, name)
 
     @classmethod
     def consumer(cls, role: str, settings: Settings, folder: Path, name: str,

@@ -99,14 +99,8 @@ def check_dead_lettered(letters: list[Any], topic: str, sent: dict[int, str],
     return problems
 
 
-TOMBSTONE_BUG = (
-    "a record without a value (tombstone) on an event topic crashes the stream processor's agent: "
-    "schemas/codec.py decode(None) raises TypeError ('NoneType' object is not subscriptable), "
-    "streams/pipeline.py catches only DecodeError, Faust logs 'Agent store_and_project Crashed' "
-    "and no later event of any event topic is stored or projected (the process stays up)"
-)
-
-
+# regression (with-tombstone): a record without a value used to raise TypeError in the codec and
+# crash the stream processor's agent for good; it is now a DecodeError and is dead-lettered.
 @pytest.mark.parametrize(
     "tombstone",
     [False, True],
@@ -194,12 +188,10 @@ async def test_poison_on_every_worker_command_topic_is_dead_lettered_and_the_nex
     assert problems == []
 
 
-@pytest.mark.xfail(strict=True, reason="no consumer group reads qllm.commands.models: DESIGN.md "
-                   "names a 'model handler', consumers.runtime.ROLES has none, so nothing "
-                   "dead-letters (or applies) a message there")  # fmt: skip
-async def test_poison_on_the_model_command_topic_is_dead_lettered(
-    scenario_settings: Settings,
+async def test_poison_on_the_model_command_topic_is_dead_lettered_and_the_next_command_runs(
+    scenario_settings: Settings, tmp_path: Path
 ) -> None:
+    """The model handler (``python -m consumers models``) reads ``qllm.commands.models``."""
     s = scenario_settings
     await provision(s)
     good = command(models.RegisterModel, f"m-{uuid.uuid4().hex[:6]}", "ann", owner="ann",
@@ -207,5 +199,15 @@ async def test_poison_on_the_model_command_topic_is_dead_lettered(
     wrong = job_history("job-x", 1)[0]
     topic = s.topic(MODEL_COMMANDS)
     sent = await send_poisons(s, topic, good.stream_id.encode(), good, wrong)
-    letters = await dead_letters(s, len(sent), timeout_s=20)
-    assert check_dead_lettered(letters, topic, sent, dict(poisons(good, wrong))) == []
+    async with running_worker("models", s, worker_settings(tmp_path, "models")) as loop:
+        async with event_store(s) as store:
+            events = await wait_for_stream(store, good.stream_id, lambda es: len(es) >= 1, 120)
+        dead_lettered = loop.dead_lettered
+    letters = await dead_letters(s, len(sent))
+    problems = check_dead_lettered(letters, topic, sent, dict(poisons(good, wrong)))
+    print(
+        f"RELIABILITY poison-model-commands: topics=1 poisons={len(sent)} "
+        f"dead_lettered={dead_lettered} good_processed={len(events)} problems={len(problems)}"
+    )
+    assert [e.type for e in events] == ["ModelRegistered"]
+    assert dead_lettered == len(sent) and problems == []
