@@ -61,7 +61,8 @@ async def test_fixed_rate_load_over_rest_reports_latencies_and_loses_no_submitte
         f"succeeded={statuses.count('SUCCEEDED')} "
         f"terminal={sum(st in ('SUCCEEDED', 'FAILED', 'CANCELLED') for st in statuses)} "
         f"lost={statuses.count(None)} errors={errors} "
-        f"sse_problems={len(report['sse_problems'])}"  # type: ignore[arg-type]
+        f"sse_problems={len(report['sse_problems'])} "  # type: ignore[arg-type]
+        f"job_errors_retried={sum(bool(seen.get(j, {}).get('retries_used')) for j in jobs)}"
     )
     assert jobs, "no job was accepted"
     assert statuses.count(None) == 0  # every 202 is in the projection

@@ -92,7 +92,8 @@ async def test_kafka_restart_under_rest_submissions_every_202_applies_once_outag
         f"slowest_503_s={max((a.took_s for a in sub.answers if a.status == 503), default=0):.2f} "
         f"accepted_after_restart={sum(a.status == 202 for a in sub.after(up))} "
         f"succeeded={sum(seen.get(j, {}).get('status') == 'SUCCEEDED' for j in accepted)} "
-        f"in_doubt={len(set(streams) - set(accepted))} kafka_down_s={up - down:.1f}"
+        f"in_doubt={len(set(streams) - set(accepted))} kafka_down_s={up - down:.1f} "
+        f"job_errors_retried={sum(bool(seen.get(j, {}).get('retries_used')) for j in accepted)}"
     )
     assert set(statuses) <= {202, 503}, statuses  # nothing hung (0), no other error
     assert during and all(a.status == 503 and a.retry_after for a in during)
