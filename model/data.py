@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,8 +112,25 @@ def _module_docstrings(name: str) -> str:
     return "\n\n".join(d for d in docs if d)
 
 
+_CORPUS_LOCK = threading.Lock()
+_CORPUS: list[tuple[Document, ...]] = []
+
+
 def default_corpus() -> list[Document]:
-    """Documents from Python's own help topics and standard-library docstrings."""
+    """Documents from Python's own help topics and standard-library docstrings.
+
+    Built once per process under a lock: reading docstrings runs ``ast.parse``, which is not
+    thread-safe on CPython 3.11 (gh-106905: two training jobs starting together in one worker
+    failed with "AST constructor recursion depth mismatch"). Documents are frozen, so the cached
+    tuple is shared and each caller gets its own list.
+    """
+    with _CORPUS_LOCK:
+        if not _CORPUS:
+            _CORPUS.append(tuple(_build_default_corpus()))
+        return list(_CORPUS[0])
+
+
+def _build_default_corpus() -> list[Document]:
     from pydoc_data.topics import topics
 
     docs = [Document(f"pydoc:{key}", topics[key]) for key in sorted(topics)]

@@ -117,3 +117,16 @@ def test_dialogue_labels_cover_only_the_response_and_eos(tokenizer: Tokenizer) -
         assert tokenizer.decode(labelled) == records[row].response
         assert labelled[-1] == tokenizer.eos_id
     assert batch.weights is not None and batch.weights.tolist() == [1.0, 1.0]
+
+
+def test_the_default_corpus_can_be_built_from_many_threads_at_once() -> None:
+    # regression: ast.parse in two job threads at once failed on CPython 3.11 (gh-106905)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from model.data import default_corpus
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        corpora = list(pool.map(lambda _: default_corpus(), range(8)))
+    assert all(c == corpora[0] for c in corpora) and len(corpora[0]) > 10
+    corpora[0].pop()  # each caller owns its list
+    assert len(default_corpus()) == len(corpora[1])
