@@ -112,16 +112,50 @@ def _check_dataset(resources: Resources, principal: Principal, body: NewJob) -> 
         )
 
 
+_SUBMISSIONS = uuid.UUID("5b0c3a5e-0d7e-4f47-9a43-7c1f3d0f9a10")
+
+
+def submission_ids(subject: str, idempotency_key: str | None) -> tuple[str, str | None, str]:
+    """(job id, default model id, command id) — fresh, or derived from an Idempotency-Key.
+
+    With a key, a client that retries after a 503 or a lost response re-sends the SAME command
+    (same job id and command id): if the first one reached Kafka after all, the worker recognises
+    the redelivery and nothing runs twice (RELIABILITY.md, bug 6). Keys are scoped per caller.
+    """
+    if idempotency_key is None:
+        return f"job-{uuid.uuid4().hex}", None, str(uuid.uuid4())
+    seed = uuid.uuid5(_SUBMISSIONS, f"{subject}\n{idempotency_key}")
+    return f"job-{seed.hex}", f"model-{seed.hex[:12]}", str(uuid.uuid5(seed, "StartTraining"))
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, description="retry-safe submission"),
+]
+
+
 @router.post("/jobs", status_code=202, responses=_ACCEPTED, summary="Submit a training job")
-async def create_job(body: NewJob, request: Request, principal: Writer) -> JSONResponse:
+async def create_job(
+    body: NewJob, request: Request, principal: Writer, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
     resources = resources_of(request)
+    job_id, default_model, command_id = submission_ids(principal.subject, idempotency_key)
+    if idempotency_key is not None:
+        known = await reader(resources).get(job_id, "job")
+        if isinstance(known, JobState):  # a retry of a submission that already took effect
+            return JSONResponse(
+                {"id": job_id, "status": "accepted", "location": job_location(job_id),
+                 "model_id": known.model_id, "replayed": True},
+                status_code=202, headers={"Location": job_location(job_id)},
+            )  # fmt: skip
+    if body.model_id is None and default_model is not None:
+        body = body.model_copy(update={"model_id": default_model})
     check_preset(body.preset)
     check_hyperparameters(body.hyperparameters)
     if body.callback_url is not None and resources.config.webhook_secret is None:
         raise field_error("callback_url", "webhooks are off here (no QLLM_API_WEBHOOK_SECRET)")
     _check_dataset(resources, principal, body)
     model_id = await _check_model(resources, principal, body)
-    job_id = f"job-{uuid.uuid4().hex}"
     record = command(
         jobs.StartTraining,
         job_id,
@@ -136,6 +170,7 @@ async def create_job(body: NewJob, request: Request, principal: Writer) -> JSONR
         hyperparameters=dict(body.hyperparameters),
         callback_url=str(body.callback_url) if body.callback_url else None,
     )
+    record = dataclasses.replace(record, event_id=command_id)
     return await commands.accept(resources, record, job_location(job_id), {"model_id": model_id})
 
 

@@ -108,3 +108,41 @@ async def test_kafka_unreachable_is_a_quick_503_with_retry_after(
     assert response.status_code == 503, response.text
     assert response.json()["details"]["service"] == "kafka"
     assert int(response.headers["Retry-After"]) > 0
+
+
+async def test_a_retried_submission_with_an_idempotency_key_is_the_same_command(
+    api: Api, api_settings: Settings
+) -> None:
+    # regression (RELIABILITY.md bug 6): a client retrying after a 503 started the job twice
+    admin = await api.as_admin()
+    trainer = await api.user_with_role(Role.TRAINER, admin)
+    other = await api.user_with_role(Role.TRAINER, admin)
+    body = {"preset": "tiny", "max_steps": 3}
+    first, again, theirs, plain = [
+        await api.client.post(JOBS, json=body, headers={**who, **extra})
+        for who, extra in (
+            (trainer, {"Idempotency-Key": "order-42"}),
+            (trainer, {"Idempotency-Key": "order-42"}),
+            (other, {"Idempotency-Key": "order-42"}),
+            (trainer, {}),
+        )
+    ]
+    assert [r.status_code for r in (first, again, theirs, plain)] == [202] * 4
+    assert first.json()["id"] == again.json()["id"]
+    assert first.json()["command_id"] == again.json()["command_id"]
+    assert len({first.json()["id"], theirs.json()["id"], plain.json()["id"]}) == 3
+    consumer = AIOKafkaConsumer(
+        api_settings.topic(TRAINING),
+        bootstrap_servers=api_settings.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    sent = [default_codec().decode(m.value) for ms in batches.values() for m in ms]
+    retried = [r for r in sent if r.stream_id == first.json()["id"]]
+    assert len(retried) == 2 and len({r.event_id for r in retried}) == 1
