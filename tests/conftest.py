@@ -7,10 +7,14 @@ with ``python -m compose.stack up`` before pytest runs).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +75,43 @@ def cassandra_cluster(cassandra_contact: str) -> Iterator[object]:
 def unique() -> str:
     """A short unique suffix for topic, keyspace and key names, so tests never share state."""
     return uuid.uuid4().hex[:10]
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found |= {int(p) for p in (task / "children").read_text().split()}
+    return found
+
+
+def _descendants(pid: int) -> set[int]:
+    seen, todo = set(), [pid]
+    while todo:
+        for child in _children(todo.pop()) - seen:
+            seen.add(child)
+            todo.append(child)
+    return seen
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Safety net: no service a test started (API, workers, stream processors) outlives the run.
+
+    Fixtures stop what they start; this catches what a failing or interrupted fixture left, so
+    nothing keeps running against a stack that is about to go down. It names what it stopped.
+    """
+    leftovers = _descendants(os.getpid())
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in leftovers):
+        for pid in leftovers:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.2)
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if leftovers:
+        print(f"\nstopped {len(leftovers)} process(es) the tests left running: {sorted(leftovers)}")
