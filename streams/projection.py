@@ -263,6 +263,23 @@ class Projection:
             await asyncio.sleep(self._first_pause_s * 2**attempt)
         return f"event store lacks {stream_id} after seq {head} up to {upto} for catch-up"
 
+    async def relist(self, first: Event) -> None:
+        """(Re)add the stream ``first`` (its ``seq`` 1) begins to its owner and time lists.
+
+        Idempotent (the lists are sets scored by creation time). A rebuild calls it for every
+        stream: when a live writer projected a stream after the drop deleted its hash but before
+        it deleted the lists, the hash survives at its head and ``apply`` (which lists a stream
+        only when it applies ``seq`` 1) would leave the stream out of the lists."""
+        try:
+            aggregate = aggregate_of(first)
+        except UnknownRecord:
+            return  # no projected stream kind: ``apply`` reports it
+        owner, score = _listing(aggregate, first)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.owner(owner, aggregate.kind), {first.stream_id: score})
+            pipe.zadd(self.keys.by_time(aggregate.kind), {first.stream_id: score})
+            await pipe.execute()
+
     @staticmethod
     def _record(
         write: _Write, aggregate: Aggregate, event: Event, payload: bytes, publish: bool
@@ -272,8 +289,12 @@ class Projection:
             write.payloads.append(payload)
         if event.seq == 1:
             write.member = event.stream_id
-            write.owner = getattr(event, aggregate.owner_field, "")
-            write.score = int(event.occurred_at.timestamp() * 1_000_000)
+            write.owner, write.score = _listing(aggregate, event)
+
+
+def _listing(aggregate: Aggregate, first: Event) -> tuple[str, int]:
+    """A stream's owner and its lists' score (creation time in µs), from its first event."""
+    return getattr(first, aggregate.owner_field, ""), int(first.occurred_at.timestamp() * 1_000_000)
 
 
 def _blocked(events: list[tuple[Event, bytes]], reason: str) -> list[Unapplied]:

@@ -1,8 +1,15 @@
 """Rebuild: drop the Redis projection and fold every stream again from Cassandra.
 
-Deliberate choice: a rebuild does not publish on the live channels (subscribers would see old
-events again); live followers dedupe by ``seq`` anyway. Run it with the stream processor stopped,
-or accept that events arriving meanwhile are caught up by the processor's gap rule.
+Deliberate choices:
+- A rebuild does not publish on the live channels (subscribers would see old events again); live
+  followers dedupe by ``seq`` anyway.
+- It may run while the stream processor applies new events. Both write through the same
+  ``seq``-guarded script, so a stream's projected ``seq`` never moves backwards, and the processor
+  catches up from Cassandra a stream whose hash the drop deleted. The drop is not atomic (a scan,
+  then deletes): a stream the processor projects between the deletion of its hash and the
+  deletion of the lists keeps its hash but drops out of the lists, and ``apply`` would not list
+  it again (its ``seq`` 1 is a duplicate by then). So every rebuilt stream is listed again from
+  its first stored event (``Projection.relist``, idempotent) after the drop has finished.
 """
 
 from __future__ import annotations
@@ -27,6 +34,11 @@ async def drop_projection(redis: Redis, keys: ProjectionKeys) -> int:
 async def rebuild(store: EventStore, redis: Redis, keys: ProjectionKeys, codec: Codec) -> int:
     """Drop every projection key under ``keys.prefix`` and re-apply every stored stream."""
     await drop_projection(redis, keys)
+    return await restore(store, redis, keys, codec)
+
+
+async def restore(store: EventStore, redis: Redis, keys: ProjectionKeys, codec: Codec) -> int:
+    """Apply every stored stream onto what the projection holds, and list each one again."""
     projection = Projection(redis, keys, store, codec)
     streams = await store.stream_ids()
     for stream_id in streams:
@@ -35,6 +47,8 @@ async def rebuild(store: EventStore, redis: Redis, keys: ProjectionKeys, codec: 
         events = [(event, payload) for event, payload in items if isinstance(event, Event)]
         if events:
             await projection.apply(events, publish=False)
+        if events and events[0][0].seq == 1:
+            await projection.relist(events[0][0])
     return len(streams)
 
 

@@ -16,7 +16,7 @@ from schemas.records import Event, command
 from streams.deadletter import Message, Rejected
 from streams.pipeline import EventPipeline, Stored
 from streams.projection import Projection, ProjectionKeys
-from streams.rebuild import drop_projection
+from streams.rebuild import drop_projection, rebuild, restore
 from streams.retry import RetryPolicy, TransientError, retrying
 from streams.store.base import StoredEvent, StoreUnavailable
 from streams.store.memory import MemoryEventStore
@@ -227,3 +227,29 @@ async def test_an_event_of_an_unknown_stream_kind_is_dead_lettered_and_the_batch
     assert letter.message is stray_message and letter.error == "Unapplied"
     assert "no projected stream kind" in letter.reason and "_StrayHappened" in letter.reason
     assert await redis.hget(keys.stream(events[0].stream_id), "seq") == str(len(events)).encode()
+
+
+async def test_a_stream_projected_live_during_the_drop_is_listed_again_by_the_rebuild(
+    redis: Redis, keys: ProjectionKeys
+) -> None:
+    """Bug 7: the drop deleted a stream's hash, the processor projected the stream again (hash
+    and lists), then the drop deleted the lists; the rebuild that follows must list it again."""
+    events = job_events(f"job-{uuid.uuid4().hex}")
+    store = MemoryEventStore()
+    await store.append([StoredEvent.of(e, CODEC.encode(e)) for e in events])
+    await Projection(redis, keys, store, CODEC).apply(items(events))  # the live processor
+    await redis.delete(keys.owner("ann", "job"), keys.by_time("job"))  # the drop, reaching lists
+    assert await restore(store, redis, keys, CODEC) == 1
+    fresh = ProjectionKeys(f"{keys.prefix}-fresh")
+    try:
+        assert await rebuild(store, redis, fresh, CODEC) == 1
+        for listed in (lambda k: k.owner("ann", "job"), lambda k: k.by_time("job")):
+            assert await redis.zrange(listed(keys), 0, -1, withscores=True) == await redis.zrange(
+                listed(fresh), 0, -1, withscores=True
+            ) == [(events[0].stream_id.encode(), float(int(events[0].occurred_at.timestamp()
+                                                              * 1_000_000)))]  # fmt: skip
+        assert await projection_seq(
+            Projection(redis, keys, store, CODEC), events[0].stream_id
+        ) == len(events)
+    finally:
+        await drop_projection(redis, fresh)
