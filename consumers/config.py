@@ -25,6 +25,9 @@ class WorkerSettings(BaseSettings):
     session_timeout_ms: int = Field(10_000, ge=1_000)
     heartbeat_interval_ms: int = Field(2_000, ge=100)
     max_poll_interval_ms: int = Field(300_000, ge=10_000)
+    # how long the group waits for a member's revoke (its jobs checkpoint and stop) before
+    # dropping it; aiokafka's default (the session timeout) dropped busy members mid-revoke
+    rebalance_timeout_ms: int = Field(60_000, ge=1_000)
     poll_timeout_ms: int = Field(200, ge=1)
     max_poll_records: int = Field(256, ge=1)
     retry_attempts: int = Field(5, ge=1)  # retriable errors before the worker exits

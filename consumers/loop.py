@@ -14,7 +14,10 @@ committed. Explicit consumer options: ``enable_auto_commit=False``, ``auto_offse
   infrastructure errors (Kafka, Cassandra unavailable) are retried with backoff, then the worker
   exits: its partitions move to a healthy member, nothing is committed past the failure.
 - Rebalance: a listener logs the partitions owned, and before giving partitions away lets the
-  handler stop their work (checkpoint) and commits what is done.
+  handler stop their work (checkpoint) and commits what is done. A revoke waits for the message
+  being dispatched (so work it starts is seen and stopped, never left running as a zombie), and
+  the rest of a batch fetched before a revoke is dropped: the partitions' next owner (maybe this
+  worker again) reads it from the committed offsets.
 - Stop (SIGTERM): the handler checkpoints running work, the loop commits, leaves the group.
 """
 
@@ -94,6 +97,8 @@ class WorkerLoop:
         self.dead_lettered = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._dispatching = asyncio.Lock()  # a revoke waits for the message being dispatched
+        self._generation = 0  # bumped by every revoke: a batch fetched before it is stale
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         w = self.worker
@@ -106,6 +111,7 @@ class WorkerLoop:
             session_timeout_ms=w.session_timeout_ms,
             heartbeat_interval_ms=w.heartbeat_interval_ms,
             max_poll_interval_ms=w.max_poll_interval_ms,
+            rebalance_timeout_ms=w.rebalance_timeout_ms,
             max_poll_records=w.max_poll_records,
         )
 
@@ -116,11 +122,13 @@ class WorkerLoop:
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=self.worker.poll_timeout_ms)
+                generation = self.generation  # the batch is for the partitions owned now
                 for tp, messages in batches.items():
                     for m in messages:
                         delivery = Delivery(m.topic, m.partition, m.offset, m.key, m.value,
                                             tuple(m.headers or ()))  # fmt: skip
-                        await self._dispatch(tp, delivery)
+                        if not await self.deliver(tp, delivery, generation):
+                            break  # revoked meanwhile: read again from the committed offset
                 await self.commit()
         finally:
             log.info("%s worker %s stopping", self.role, self.worker.worker_id)
@@ -129,6 +137,20 @@ class WorkerLoop:
                 await self.commit()
             await consumer.stop()
             self._consumer = None
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every revoke: messages fetched before it are no longer this worker's."""
+        return self._generation
+
+    async def deliver(self, tp: TopicPartition, message: Message, generation: int) -> bool:
+        """Dispatch ``message`` fetched at ``generation``; False (not dispatched) if a revoke
+        came since. A revoke waits for a message being dispatched, so it sees the work started."""
+        async with self._dispatching:
+            if self._generation != generation:
+                return False
+            await self._dispatch(tp, message)
+            return True
 
     async def _dispatch(self, tp: TopicPartition, message: Message) -> None:
         self.tracker.begin(tp, message.offset)
@@ -185,6 +207,11 @@ class WorkerLoop:
             return
         log.info("%s worker %s gives up %s", self.role, self.worker.worker_id,
                  describe(partitions))  # fmt: skip
+        async with self._dispatching:  # work started by the message in hand is stopped too
+            self._generation += 1
+            await self._release(partitions)
+
+    async def _release(self, partitions: set[TopicPartition]) -> None:
         await self.handler.release(partitions)
         await asyncio.sleep(0)  # let finished work mark its offsets done
         with contextlib.suppress(KafkaError):

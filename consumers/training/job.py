@@ -11,7 +11,7 @@ from consumers.journal import Folded
 from consumers.training.run import JobControl, JobSpec
 from schemas.jobs import CancelJob, PauseJob
 
-STOP_REASONS = ("shutdown", "revoked")
+STOP_REASONS = ("shutdown", "revoked", "fenced")
 
 
 @dataclass
@@ -22,7 +22,7 @@ class RunningJob:
     lock: asyncio.Lock
     control: JobControl = field(default_factory=JobControl)
     stop_command: PauseJob | CancelJob | None = None
-    stop_reason: str | None = None  # "shutdown" / "revoked": leave the job to the next owner
+    stop_reason: str | None = None  # one of STOP_REASONS: leave the job to the next owner
     ended: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop()
                                         .create_future())  # fmt: skip
     task: asyncio.Task[bool] | None = None

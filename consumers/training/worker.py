@@ -22,8 +22,8 @@ one burst of Kafka sends, so the per-step cost on the training thread is a queue
 Crash recovery: a job found ACTIVE in its stream but not running here was lost with its worker.
 ``ReportWorkerLost`` gives ``JobRecovering`` (spending nothing) with the checkpoint step it resumes
 from; steps redone after it are recorded as ``TrainingStepCompleted(redone=True)`` (decided so by
-``schemas.jobs``), never as new facts. ``StreamFenced`` (a zombie) ends the job here without
-touching the stream.
+``schemas.jobs``), never as new facts. ``StreamFenced`` (a zombie) stops the training at once
+and ends the job here without touching the stream or committing its command.
 
 Per-handler choice: undecodable messages and commands the job's state refuses are dead-lettered.
 """
@@ -152,7 +152,10 @@ class TrainingHandler:
 
     async def _steer(self, job: RunningJob, cmd: Command) -> Pending | None:
         if isinstance(cmd, StartTraining | ResumeJob):
-            return None  # already running here
+            # already running here: held until the job ends, like the message that started it;
+            # committed only if it ends done (a job stopped or fenced off leaves it uncommitted)
+            assert job.task is not None
+            return job.task
         if isinstance(cmd, ForceCheckpoint):
             try:
                 JOB.decide(job.folded.state, cmd)  # accepted only while running
@@ -268,7 +271,15 @@ class TrainingHandler:
                 isinstance(i, StepReport) and (i.step % every == 0 or i.step == last))]  # fmt: skip
             async with job.lock:
                 if due and job.folded.state.status is JobStatus.RUNNING:  # not while cancelling
-                    await self._execute_all(job, [self._progress(job, i) for i in due])
+                    await self._record_due(job, [self._progress(job, i) for i in due])
+
+    async def _record_due(self, job: RunningJob, due: list[tuple[Command, Adjust | None]]) -> None:
+        try:
+            await self._execute_all(job, due)
+        except StreamFenced:  # another worker owns the job now: stop training it here at once
+            job.stop_reason = "fenced"
+            job.control.request(Directive.STOP)
+            raise
 
     def _progress(self, job: RunningJob, item: StepReport | Saved) -> tuple[Command, Adjust | None]:
         job_id = job.spec.job_id
