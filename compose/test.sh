@@ -31,7 +31,7 @@ command -v chromium || echo "${QLLM_CHROMIUM:-none}"
 step "lint and format (ruff)"
 ruff check . && ruff format --check . || exit 1
 step "types (mypy)"
-packages=$(for p in compose schemas producers consumers streams api kernels model; do
+packages=$(for p in compose schemas producers consumers streams api kernels model sdk cli; do
   [ -f "$p/__init__.py" ] && echo "$p"; done)
 # shellcheck disable=SC2086
 mypy $packages || exit 1
