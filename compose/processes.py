@@ -59,6 +59,19 @@ def is_ours(pid: int, marker: str) -> bool:
     return state != "Z"
 
 
+def running(pid: int, marker: str) -> bool:
+    """Whether a server is still running, for the start-up wait.
+
+    A child this process started is judged by its handle: right after exec, /proc/<pid>/cmdline
+    can still be empty for a moment (the kernel sets the argument pages after it switched the
+    memory map), which made ``is_ours`` call a healthy, just-started server dead under load.
+    """
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    return is_ours(pid, marker)
+
+
 def _reap(pid: int) -> None:
     child = _CHILDREN.get(pid)
     if child is not None:

@@ -137,7 +137,7 @@ class Stack:
         while pending:
             for name in list(pending):
                 rec = records[name]
-                if not processes.is_ours(rec.pid, self.layout.owner):
+                if not processes.running(rec.pid, self.layout.owner):
                     raise NotReady(
                         f"{name} exited during start-up; last lines of {rec.log}:\n"
                         + processes.log_tail(Path(rec.log)),
