@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -24,6 +25,8 @@ from api.auth.permissions import Role
 from api.auth.store import AuthStore
 from api.config import ApiConfig, RateTier
 from compose.settings import Settings
+from schemas.codec import default_codec
+from schemas.records import Record
 
 JWT_SECRET = "test-signing-key-" + "x" * 32
 ADMIN, ADMIN_PASSWORD = "root", "correct horse battery staple"
@@ -138,3 +141,20 @@ async def make_api(
 @pytest.fixture
 async def api(make_api: MakeApi) -> Api:
     return await make_api()
+
+
+async def commands_on(settings: Settings, topic: str) -> list[Record]:
+    """Every record on ``topic`` (this test's prefix) from the start, decoded."""
+    consumer = AIOKafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    return [default_codec().decode(m.value) for ms in batches.values() for m in ms]

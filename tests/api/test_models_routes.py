@@ -4,14 +4,12 @@ the list filters, and a load of a model that is not projected is refused before 
 from __future__ import annotations
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from api.auth.permissions import Role
 from compose.settings import Settings
 from producers.topics import MODEL_COMMANDS
-from schemas.codec import default_codec
 from schemas.models import RegisterModel
-from tests.api.conftest import Api
+from tests.api.conftest import Api, commands_on
 
 pytestmark = pytest.mark.stack
 MODELS = "/api/v1/models"
@@ -25,19 +23,7 @@ async def test_register_is_202_with_location_and_the_command_in_kafka(
     response = await api.client.post(MODELS, json=body, headers=trainer)
     assert response.status_code == 202, response.text
     assert response.headers["Location"] == f"{MODELS}/m-demo"
-    consumer = AIOKafkaConsumer(
-        api_settings.topic(MODEL_COMMANDS),
-        bootstrap_servers=api_settings.kafka_bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    (record,) = [default_codec().decode(m.value) for ms in batches.values() for m in ms]
+    (record,) = await commands_on(api_settings, MODEL_COMMANDS)
     assert isinstance(record, RegisterModel)
     assert (record.stream_id, record.preset, record.description) == ("m-demo", "tiny", "a demo")
 

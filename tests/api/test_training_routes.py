@@ -4,16 +4,14 @@ command really in Kafka when 202 is answered, and 503 (bounded) when Kafka is un
 from __future__ import annotations
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from api.auth.permissions import Role
 from api.config import ApiConfig
 from api.validation import TUNABLE
 from compose.settings import Settings
 from producers.topics import TRAINING
-from schemas.codec import default_codec
 from schemas.jobs import StartTraining
-from tests.api.conftest import Api, MakeApi
+from tests.api.conftest import Api, MakeApi, commands_on
 
 pytestmark = pytest.mark.stack
 JOBS = "/api/v1/training/jobs"
@@ -76,19 +74,7 @@ async def test_accepted_job_is_in_kafka_with_its_fields_and_a_location(
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     assert response.headers["Location"] == f"{JOBS}/{job_id}"
-    consumer = AIOKafkaConsumer(
-        api_settings.topic(TRAINING),
-        bootstrap_servers=api_settings.kafka_bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    records = [default_codec().decode(m.value) for ms in batches.values() for m in ms]
+    records = await commands_on(api_settings, TRAINING)
     (record,) = [r for r in records if r.stream_id == job_id]
     assert isinstance(record, StartTraining)
     assert (record.max_steps, record.hyperparameters) == (7, {"learning_rate": 0.01})
@@ -131,18 +117,6 @@ async def test_a_retried_submission_with_an_idempotency_key_is_the_same_command(
     assert first.json()["id"] == again.json()["id"]
     assert first.json()["command_id"] == again.json()["command_id"]
     assert len({first.json()["id"], theirs.json()["id"], plain.json()["id"]}) == 3
-    consumer = AIOKafkaConsumer(
-        api_settings.topic(TRAINING),
-        bootstrap_servers=api_settings.kafka_bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    sent = [default_codec().decode(m.value) for ms in batches.values() for m in ms]
+    sent = await commands_on(api_settings, TRAINING)
     retried = [r for r in sent if r.stream_id == first.json()["id"]]
     assert len(retried) == 2 and len({r.event_id for r in retried}) == 1
