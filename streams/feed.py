@@ -1,11 +1,17 @@
 """The replay-then-follow reader behind SSE: a stream's events after a ``seq``, then live.
 
 Order of operations, which is what makes the seam exact: subscribe to the stream's live channel
-and wait for Redis to confirm it; then replay from Cassandra after ``last_seq``; then follow the
-channel, dropping anything at or below the last ``seq`` yielded. The projection publishes an event
-only after it is in Cassandra, so an event published before the subscription took effect is in
-the replay, and one published after it is on the channel: no gap. Dedupe by ``seq``: no duplicate.
-If the channel ever skips a ``seq`` (a reconnect), the hole is filled from Cassandra.
+and wait for Redis to confirm it; read the projection's ``seq`` for the stream; replay from
+Cassandra the events in ``(last_seq, projected seq]``; then follow the channel, dropping anything
+at or below the last ``seq`` yielded. The projection publishes an event in the same script that
+writes the state that includes it, and only after the event is in Cassandra, so an event projected
+before the subscription took effect is in the replay, and one projected after it is on the
+channel: no gap. Dedupe by ``seq``: no duplicate. If the channel ever skips a ``seq`` (a
+reconnect), the hole is filled from Cassandra.
+
+The feed never runs ahead of the projection: an event stored in Cassandra but not yet projected
+is yielded only once it is, so a client that has seen ``JobSucceeded`` on the feed reads
+``SUCCEEDED`` from the status endpoint right after (both come from the projection's point of view).
 """
 
 from __future__ import annotations
@@ -57,9 +63,11 @@ class Feed:
             while (await pubsub.get_message(timeout=5.0) or {}).get("type") != "subscribe":
                 pass
             seen = last_seq
-            for event in await self._stored(stream_id, seen, None):
-                yield event
-                seen = event.seq
+            projected = int(await self._redis.hget(self._keys.stream(stream_id), "seq") or 0)
+            if projected > seen:
+                for event in await self._stored(stream_id, seen, projected + 1):
+                    yield event
+                    seen = event.seq
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None:

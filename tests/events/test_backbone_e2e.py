@@ -4,6 +4,7 @@ Redis, plus the dead letter, replay, rebuild and SSE resume."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from schemas.records import Event, command
 from schemas.snapshot import to_json
 from streams.projection import Projection, ProjectionKeys
 from streams.rebuild import rebuild
+from streams.store.base import StoredEvent
 from streams.store.cassandra import CassandraEventStore, StoreOptions
 
 pytestmark = pytest.mark.stack
@@ -313,3 +315,37 @@ async def test_sse_resume_delivers_exactly_the_later_events_including_those_duri
         server.should_exit = True
         await serving
     assert ids == list(range(3, len(events) + 1))
+
+
+async def test_the_feed_never_runs_ahead_of_the_projection(
+    stack: Settings, store: CassandraEventStore, redis: Redis
+) -> None:
+    """An event stored but not yet projected is held back until the projection applies it, so a
+    follower that saw an event reads a state that includes it (a CI run saw ``JobSucceeded`` on
+    a resumed feed, then ``RUNNING`` from the status endpoint)."""
+    from streams.feed import Feed
+
+    codec, keys = default_codec(), ProjectionKeys.from_settings(stack)
+    job_id = f"job-{uuid.uuid4().hex}"
+    items = [(event, codec.encode(event)) for event in job_events(job_id, steps=2)]  # 5 events
+    await store.append([StoredEvent.of(event, payload) for event, payload in items])
+    projection = Projection(redis, keys, store, codec)
+    await projection.apply(items[:3])
+    seen: list[int] = []
+
+    async def follow() -> None:
+        async for event in Feed(store, redis, keys, codec).follow(job_id):
+            seen.append(event.seq)
+
+    following = asyncio.create_task(follow())
+    try:
+        await eventually(lambda: asyncio.sleep(0, result=len(seen) >= 3), timeout=10)
+        await asyncio.sleep(0.5)
+        assert seen == [1, 2, 3]  # 4 and 5 are in Cassandra, not yet projected
+        await projection.apply(items[3:])
+        await eventually(lambda: asyncio.sleep(0, result=len(seen) >= 5), timeout=10)
+        assert seen == [1, 2, 3, 4, 5]
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
