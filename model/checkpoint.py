@@ -98,9 +98,15 @@ def checkpoint_dirs(root: str | Path) -> list[Path]:
     )
 
 
-def latest_checkpoint(root: str | Path) -> Path | None:
-    found = checkpoint_dirs(root)
+def latest_checkpoint(root: str | Path, at_most: int | None = None) -> Path | None:
+    """The newest complete checkpoint under `root`; with `at_most`, of a step no later than it."""
+    found = [p for p in checkpoint_dirs(root) if at_most is None or checkpoint_step(p) <= at_most]
     return found[-1] if found else None
+
+
+def checkpoint_step(path: str | Path) -> int:
+    """The training step a checkpoint directory was saved at (its name says)."""
+    return int(Path(path).name.removeprefix(PREFIX).split(".")[0])
 
 
 def rotate(root: str | Path, keep: int) -> list[Path]:

@@ -17,6 +17,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from model import latest_checkpoint
+from model.checkpoint import checkpoint_step
 
 
 class CheckpointStore:
@@ -43,18 +44,22 @@ class CheckpointStore:
         )
         return f"{protocol}://{self._remote(*parts).lstrip('/')}"
 
-    def fetch_latest(self, job_id: str) -> Path | None:
-        """The newest checkpoint of ``job_id``, downloaded into its working folder if remote."""
+    def fetch_latest(self, job_id: str, at_most: int | None = None) -> Path | None:
+        """The newest checkpoint of ``job_id`` (of a step no later than ``at_most`` if given),
+        downloaded into its working folder if remote."""
         local = self.workdir(job_id)
         if not self.is_local:
             remote = self._remote("jobs", job_id)
             if self._fs.exists(remote):
-                steps = sorted(p for p in self._fs.ls(remote, detail=False) if "step-" in p)
+                steps = sorted(
+                    p for p in self._fs.ls(remote, detail=False)
+                    if "step-" in p and (at_most is None or checkpoint_step(p) <= at_most)
+                )  # fmt: skip
                 if steps:
                     name = steps[-1].rstrip("/").rsplit("/", 1)[-1]
                     if not (local / name).is_dir():
                         self._fs.get(steps[-1], str(local / name), recursive=True)
-        return latest_checkpoint(local)
+        return latest_checkpoint(local, at_most)
 
     def push(self, job_id: str, checkpoint: Path) -> str:
         """Make ``checkpoint`` durable in the store; its URI."""

@@ -13,7 +13,8 @@ held-out part is the evaluation set; a fresh tokenizer is trained on every text 
 ``hyperparameters`` override the ``TrainingConfig`` fields of the same name
 (``learning_rate``, ``weight_decay``, ``warmup_steps``, ``grad_clip``, ``seed`` …); an unknown
 name is the job's own error. A resumed attempt takes model, tokenizer, optimizer and RNG state
-from the newest checkpoint, so it continues exactly where the checkpoint left off.
+from the newest checkpoint the job's stream records (``JobSpec.resume_at_most``), so it continues
+exactly where that checkpoint left off.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class JobSpec:
     dataset_id: str = "default"
     hyperparameters: dict[str, float] = field(default_factory=dict)
     data_root: str = ".qllm/datasets"  # Settings.data_root: where uploaded datasets live
+    # resume from no checkpoint later than this step: the newest one the job's stream records
+    # (a checkpoint saved after it may be ahead of the recorded steps); None: the newest there is
+    resume_at_most: int | None = None
 
 
 OnCheckpoint = Callable[[int, Path, str | None], None]  # step, folder, forcing command id
@@ -158,7 +162,7 @@ def run_job(
     on_checkpoint: OnCheckpoint,
 ) -> JobOutcome:
     data = training_data(spec, worker)
-    resume = latest_checkpoint(spec.workdir)
+    resume = latest_checkpoint(spec.workdir, spec.resume_at_most)
     state = None
     if resume is not None:
         ck = load_checkpoint(resume, _device(worker))

@@ -21,9 +21,11 @@ one burst of Kafka sends, so the per-step cost on the training thread is a queue
 
 Crash recovery: a job found ACTIVE in its stream but not running here was lost with its worker.
 ``ReportWorkerLost`` gives ``JobRecovering`` (spending nothing) with the checkpoint step it resumes
-from; steps redone after it are recorded as ``TrainingStepCompleted(redone=True)`` (decided so by
-``schemas.jobs``), never as new facts. ``StreamFenced`` (a zombie) stops the training at once
-and ends the job here without touching the stream or committing its command.
+from: the newest checkpoint the stream records (``CheckpointSaved`` follows the steps before it in
+the queue, so every step up to it is recorded), not a newer one already in the store. Steps
+redone after it are recorded as ``TrainingStepCompleted(redone=True)`` (decided so by
+``schemas.jobs``), never as new facts. ``StreamFenced`` (a zombie) stops the training at once and
+ends the job here without touching the stream or committing its command.
 
 Per-handler choice: undecodable messages and commands the job's state refuses are dead-lettered.
 """
@@ -48,6 +50,7 @@ from consumers.training.model_stream import ModelStream
 from consumers.training.run import JobOutcome, JobSpec, run_job
 from consumers.wire import decode_command
 from model import Directive, StepReport
+from model.checkpoint import checkpoint_step
 from schemas.catalog import aggregate_named
 from schemas.codec import Codec
 from schemas.errors import IllegalTransition
@@ -218,8 +221,9 @@ class TrainingHandler:
         if s.status in (JobStatus.STARTING, JobStatus.RUNNING) or (
             s.status is JobStatus.RECOVERING and s.worker_id is not None
         ):
-            checkpoint = await asyncio.to_thread(self.store.fetch_latest, job_id)
-            resume = int(checkpoint.name.split("-")[-1]) if checkpoint is not None else 0
+            checkpoint = await asyncio.to_thread(self.store.fetch_latest, job_id,
+                                                 s.checkpoint_step)  # fmt: skip
+            resume = checkpoint_step(checkpoint) if checkpoint is not None else 0
             lost = self._command(ReportWorkerLost, job_id, worker_id=str(s.worker_id),
                                  resume_step=resume)  # fmt: skip
             await self._execute(job.folded, lost)
@@ -235,7 +239,12 @@ class TrainingHandler:
 
     async def _attempt(self, job: RunningJob) -> JobOutcome:
         loop, queue = asyncio.get_running_loop(), asyncio.Queue[Progress]()
-        await asyncio.to_thread(self.store.fetch_latest, job.spec.job_id)
+        # the newest checkpoint the stream records: one saved later may be ahead of the steps
+        # recorded (it is pushed from the training thread, the steps are queued), and resuming
+        # from it would leave those steps unrecorded for good
+        recorded = job.folded.state.checkpoint_step
+        spec = replace(job.spec, resume_at_most=recorded)
+        await asyncio.to_thread(self.store.fetch_latest, spec.job_id, recorded)
 
         def on_step(report: StepReport) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, report)
@@ -246,7 +255,7 @@ class TrainingHandler:
 
         drain = asyncio.create_task(self._record_progress(job, queue))
         try:
-            return await asyncio.to_thread(run_job, job.spec, self._worker, job.control,
+            return await asyncio.to_thread(run_job, spec, self._worker, job.control,
                                            on_step, on_checkpoint)  # fmt: skip
         except JobError:
             raise

@@ -42,3 +42,5 @@ async def test_job_on_a_remote_store_mirrors_every_checkpoint_and_another_machin
     assert fetched is not None and fetched.name == "step-00000004"
     assert (fetched / "model.safetensors").is_file()
     assert str(tmp_path / "other-machine") in str(fetched)
+    bounded = elsewhere.fetch_latest("job-remote", at_most=3)  # as a recovery bounds it
+    assert bounded is not None and bounded.name == "step-00000002"  # checkpoint_every=2

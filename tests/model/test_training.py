@@ -113,6 +113,9 @@ def test_checkpoints_rotate_and_reload_the_same_model(
     assert names == ["step-00000003", "step-00000004"]
     latest = latest_checkpoint(tmp_path)
     assert latest is not None
+    bounded = latest_checkpoint(tmp_path, at_most=3)  # the newest no later than a recorded step
+    assert bounded is not None and bounded.name == "step-00000003"
+    assert latest_checkpoint(tmp_path, at_most=2) is None
     saved = load_checkpoint(latest)
     assert set(p.name for p in saved.path.iterdir()) == {
         "model.safetensors",

@@ -32,14 +32,6 @@ from tests.reliability.platform import worker
 pytestmark = [pytest.mark.reliability, pytest.mark.stack, pytest.mark.slow]
 JOBS, STEPS, EVERY, INTERVAL_S = 8, 10, 3, 2.0
 
-STEP_LOST_BUG = (
-    "RELIABILITY.md bug 9 (bug 5, the lost job, is fixed): after rebalances and the SIGKILL every "
-    "job succeeds but some steps are missing as facts (seen: 1 and 6 of 80); a checkpoint at step "
-    "k reaches the shared store before step k is recorded (pushed from the training thread; the "
-    "step is queued, flushed every 100 ms; a stopped or fenced-off job pushes one at its stop), "
-    "and the next owner resumes from it"
-)
-
 
 def step_problems(job_id: str, events: list[Any]) -> list[str]:
     """What breaks the job's guarantees (empty: contiguous, succeeded once, each step once)."""
@@ -96,7 +88,6 @@ async def until_victim(
     return found
 
 
-@pytest.mark.xfail(strict=False, reason=STEP_LOST_BUG)
 async def test_sigkilled_training_worker_under_steady_submissions_every_job_completes_once(
     scenario_settings: Settings, tmp_path: Path
 ) -> None:
