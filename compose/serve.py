@@ -4,8 +4,13 @@
 
 Expects the stack to be up (``python -m compose.stack up``). Every process gets the same
 environment, so they share one settings object's view of the world. Ctrl-C or SIGTERM stops them
-all; if one dies, the others are stopped too and the exit code says so: a half-running service
-is worse than a stopped one.
+all.
+
+A worker process (the stream processor, the consumer groups) that exits is started again after a
+growing pause (``Restarts``): a worker exits on purpose when an outage outlasts its retries, and
+what it had not committed is read again by its successor. If one keeps dying (more than
+``Restarts.limit`` times in ``Restarts.window_s``), or the API dies, everything is stopped and the
+exit code says so: a half-running service is worse than a stopped one.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -28,6 +33,26 @@ from compose.settings import Settings
 class Service:
     name: str
     argv: list[str]
+    restart: bool = False  # started again when it exits (workers), or the end of the service
+
+
+@dataclass
+class Restarts:
+    """When to start an exited worker again: pauses of 1, 2, 4 … ``max_pause_s`` seconds, and
+    no more than ``limit`` restarts within ``window_s`` (then it is broken, not unlucky)."""
+
+    limit: int = 5
+    window_s: float = 300.0
+    max_pause_s: float = 30.0
+    times: list[float] = field(default_factory=list)
+
+    def pause_after_exit(self, now: float) -> float | None:
+        """The pause before the next start, or None when the budget is spent."""
+        self.times = [t for t in self.times if now - t < self.window_s]
+        if len(self.times) >= self.limit:
+            return None
+        self.times.append(now)
+        return float(min(self.max_pause_s, 2 ** (len(self.times) - 1)))
 
 
 def services(settings: Settings) -> list[Service]:
@@ -38,10 +63,10 @@ def services(settings: Settings) -> list[Service]:
                         "--log-level", "warning"]),
     ]  # fmt: skip
     if importlib.util.find_spec("streams.__main__") is not None:
-        found.append(Service("streams", [sys.executable, "-m", "streams", "worker"]))
+        found.append(Service("streams", [sys.executable, "-m", "streams", "worker"], True))
     for module in ("consumers.__main__",):
         if importlib.util.find_spec(module) is not None:
-            found.append(Service("workers", [sys.executable, "-m", "consumers", "all"]))
+            found.append(Service("workers", [sys.executable, "-m", "consumers", "all"], True))
     return found
 
 
@@ -108,7 +133,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     provision_topics(settings)
-    for service in services(settings):
+    by_name = {service.name: service for service in services(settings)}
+    restarts = {name: Restarts() for name in by_name}
+    due: dict[str, float] = {}  # exited workers: when to start them again
+    for service in by_name.values():
         running[service.name] = subprocess.Popen(service.argv)
         print(f"started {service.name} (pid {running[service.name].pid})", flush=True)
     url = f"http://{settings.api_host}:{settings.api_port}"
@@ -118,9 +146,24 @@ def main() -> int:
     print("Ctrl-C stops it.", flush=True)
     code = 0
     while not stopping:
-        dead = {n: p.returncode for n, p in running.items() if p.poll() is not None}
-        if dead:
-            print(f"error: {', '.join(f'{n} exited {c}' for n, c in dead.items())}; stopping")
+        now = time.monotonic()
+        for name in [n for n, at in due.items() if at <= now]:
+            del due[name]
+            running[name] = subprocess.Popen(by_name[name].argv)
+            print(f"restarted {name} (pid {running[name].pid})", flush=True)
+        exited = {n: p for n, p in running.items() if n not in due and p.poll() is not None}
+        dead = {n: p.returncode for n, p in exited.items()}
+        fatal = {}
+        for name, returncode in dead.items():
+            pause = restarts[name].pause_after_exit(now) if by_name[name].restart else None
+            if pause is None:
+                fatal[name] = returncode
+                continue
+            print(f"warning: {name} exited {returncode}; starting it again in {pause:.0f} s",
+                  flush=True)  # fmt: skip
+            due[name] = now + pause
+        if fatal:
+            print(f"error: {', '.join(f'{n} exited {c}' for n, c in fatal.items())}; stopping")
             code = 1
             break
         time.sleep(0.5)

@@ -12,7 +12,10 @@ committed. Explicit consumer options: ``enable_auto_commit=False``, ``auto_offse
   revoke): the message is then left uncommitted for the next owner.
 - ``Poison`` and any other non-retriable error → dead letter with the reason, and on. Retriable
   infrastructure errors (Kafka, Cassandra unavailable) are retried with backoff, then the worker
-  exits: its partitions move to a healthy member, nothing is committed past the failure.
+  exits: its partitions move to a healthy member, nothing is committed past the failure. The same
+  holds for long work that fails: a retriable failure hands the message to the handler again after
+  a backoff (a training job resumes from its checkpoint), past ``retry_attempts`` the worker exits;
+  any other failure dead-letters the message. Failed work is never just left in flight.
 - Rebalance: a listener logs the partitions owned, and before giving partitions away lets the
   handler stop their work (checkpoint) and commits what is done. A revoke waits for the message
   being dispatched (so work it starts is seen and stopped, never left running as a zombie), and
@@ -99,6 +102,8 @@ class WorkerLoop:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._dispatching = asyncio.Lock()  # a revoke waits for the message being dispatched
         self._generation = 0  # bumped by every revoke: a batch fetched before it is stale
+        self._failure: BaseException | None = None  # retries spent on failed work: exit
+        self._retrying: set[asyncio.Task[None]] = set()  # failed work waiting to start again
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         w = self.worker
@@ -121,6 +126,8 @@ class WorkerLoop:
         await consumer.start()
         try:
             while not stop.is_set():
+                if self._failure is not None:
+                    raise self._failure  # the worker exits; the failed work is not committed
                 batches = await consumer.getmany(timeout_ms=self.worker.poll_timeout_ms)
                 generation = self.generation  # the batch is for the partitions owned now
                 for tp, messages in batches.items():
@@ -132,6 +139,9 @@ class WorkerLoop:
                 await self.commit()
         finally:
             log.info("%s worker %s stopping", self.role, self.worker.worker_id)
+            for waiting in list(self._retrying):  # not started again: left uncommitted
+                waiting.cancel()
+            await asyncio.gather(*self._retrying, return_exceptions=True)
             await self.handler.close()
             with contextlib.suppress(KafkaError):
                 await self.commit()
@@ -149,37 +159,77 @@ class WorkerLoop:
         async with self._dispatching:
             if self._generation != generation:
                 return False
-            await self._dispatch(tp, message)
+            self.tracker.begin(tp, message.offset)
+            await self._dispatch(tp, message, generation)
             return True
 
-    async def _dispatch(self, tp: TopicPartition, message: Message) -> None:
-        self.tracker.begin(tp, message.offset)
+    async def _dispatch(
+        self, tp: TopicPartition, message: Message, generation: int, failures: int = 0
+    ) -> None:
         try:
             pending = await self._with_retries(message)
         except Exception as exc:
             if is_retriable(exc):
                 raise  # the worker exits; the message is not committed
-            poison = exc if isinstance(exc, Poison) else Poison(type(exc).__name__, repr(exc))
-            log.warning("dead-lettering %s@%s: %s", tp, message.offset, poison)
-            await self.dead.send(Rejected(message, poison.error, poison.reason))
-            self.dead_lettered += 1
+            await self._dead_letter(tp, message, exc)
             pending = None
         if pending is None:
             self.tracker.done(tp, message.offset)
             return
         task = asyncio.ensure_future(pending)
         self._tasks.add(task)
-        task.add_done_callback(lambda t: self._settled(t, tp, message.offset))
+        task.add_done_callback(lambda t: self._settled(t, tp, message, generation, failures))
 
-    def _settled(self, task: asyncio.Future[Any], tp: TopicPartition, offset: int) -> None:
+    async def _dead_letter(self, tp: TopicPartition, message: Message, exc: Exception) -> None:
+        poison = exc if isinstance(exc, Poison) else Poison(type(exc).__name__, repr(exc))
+        log.warning("dead-lettering %s@%s: %s", tp, message.offset, poison)
+        await self.dead.send(Rejected(message, poison.error, poison.reason))
+        self.dead_lettered += 1
+
+    def _settled(
+        self, task: asyncio.Future[Any], tp: TopicPartition, message: Message, generation: int,
+        failures: int,
+    ) -> None:  # fmt: skip
         self._tasks.discard(task)
         if task.cancelled():
             return
-        if task.exception() is not None:
-            log.error("work of %s@%s failed", tp, offset, exc_info=task.exception())
+        exc = task.exception()
+        if exc is None:
+            if task.result():
+                self.tracker.done(tp, message.offset)
             return
-        if task.result():
-            self.tracker.done(tp, offset)
+        log.error("work of %s@%s failed", tp, message.offset, exc_info=exc)
+        again = asyncio.create_task(self._after_failure(tp, message, generation, failures, exc))
+        self._retrying.add(again)
+        again.add_done_callback(self._retrying.discard)
+
+    async def _after_failure(
+        self, tp: TopicPartition, message: Message, generation: int, failures: int,
+        exc: BaseException,
+    ) -> None:  # fmt: skip
+        """Failed long work: retriable → dispatch the message again after a backoff (the worker
+        exits past the budget); anything else → dead letter. Never left in flight."""
+        try:
+            if not is_retriable(exc):
+                if not isinstance(exc, Exception):
+                    raise exc
+                async with self._dispatching:
+                    if self._generation == generation:
+                        await self._dead_letter(tp, message, exc)
+                        self.tracker.done(tp, message.offset)
+                return
+            if failures + 1 >= self.worker.retry_attempts:
+                raise exc
+            await asyncio.sleep(min(0.5 * 2**failures, 10.0))
+            async with self._dispatching:
+                if self._generation != generation:
+                    return  # revoked meanwhile: the partition's next owner picks it up
+                log.warning("retrying the work of %s@%s (failure %d): %r", tp, message.offset,
+                            failures + 1, exc)  # fmt: skip
+                await self._dispatch(tp, message, generation, failures + 1)
+        except Exception as failed:
+            log.error("giving up on %s@%s: the worker exits", tp, message.offset)
+            self._failure = failed
 
     async def _with_retries(self, message: Message) -> Pending | None:
         for attempt in range(self.worker.retry_attempts):

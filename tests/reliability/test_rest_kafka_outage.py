@@ -50,14 +50,6 @@ async def stored_jobs(s: Settings, since_s: float) -> dict[str, list[str]]:
     return streams
 
 
-@pytest.mark.xfail(  # not strict: it passes when no job is starting at the moment Kafka stops
-    strict=False,
-    reason="RELIABILITY.md bug 10: a training job whose start fails on the Kafka outage "
-    "(BrokerUnavailable from the journal's publish in TrainingWorker._begin) leaves its "
-    "StartTraining in flight forever: consumers/loop.py _settled only logs the failed task, so "
-    "the partition never commits past it, the job is never retried and the worker does not exit "
-    "either (a fresh-clone CI run: 0 of 20 accepted jobs applied)",
-)
 async def test_kafka_restart_under_rest_submissions_every_202_applies_once_outage_gets_503(
     stack: Stack, scenario_settings: Settings, tmp_path: Path
 ) -> None:
