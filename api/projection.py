@@ -16,6 +16,10 @@ from schemas.catalog import aggregate_named
 from schemas.snapshot import from_json
 from streams.projection import ProjectionKeys
 
+# the farthest a list page may start (the routes' ``offset`` bound): far past any real list, and
+# with the page's end inside the signed 64-bit range Redis takes (past it ZREVRANGE is an error)
+MAX_OFFSET = 1_000_000_000
+
 
 class ProjectionReader:
     def __init__(self, redis: Redis, keys: ProjectionKeys) -> None:

@@ -27,7 +27,7 @@ from api.auth.permissions import Permission
 from api.auth.principal import Principal, require, resources_of
 from api.errors import Conflict, NotFound
 from api.history import events_of
-from api.projection import ProjectionReader
+from api.projection import MAX_OFFSET, ProjectionReader
 from api.resources import Resources
 from api.routers import extensions
 from api.validation import check_preset, field_error
@@ -122,7 +122,7 @@ async def list_models(
     owner: Annotated[str | None, Query()] = None,
     status: Annotated[ModelStatus | None, Query()] = None,
     preset: Annotated[str | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ModelPage:
     resources = resources_of(request)

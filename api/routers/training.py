@@ -30,7 +30,7 @@ from api.auth.principal import Principal, require, resources_of
 from api.datasets import DatasetStore
 from api.errors import Conflict, NotFound
 from api.history import events_of
-from api.projection import ProjectionReader
+from api.projection import MAX_OFFSET, ProjectionReader
 from api.resources import Resources
 from api.validation import check_hyperparameters, check_preset, field_error
 from api.wire.training import (
@@ -181,7 +181,7 @@ async def list_jobs(
     owner: Annotated[str | None, Query(description="only this owner's jobs")] = None,
     status: Annotated[JobStatus | None, Query()] = None,
     model_id: Annotated[str | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JobPage:
     projection = reader(resources_of(request))

@@ -7,6 +7,7 @@ import pytest
 
 from api.auth.permissions import Role
 from api.config import ApiConfig
+from api.projection import MAX_OFFSET
 from api.validation import TUNABLE
 from compose.settings import Settings
 from producers.topics import TRAINING
@@ -120,3 +121,17 @@ async def test_a_retried_submission_with_an_idempotency_key_is_the_same_command(
     sent = await commands_on(api_settings, TRAINING)
     retried = [r for r in sent if r.stream_id == first.json()["id"]]
     assert len(retried) == 2 and len({r.event_id for r in retried}) == 1
+
+
+async def test_a_page_offset_past_any_list_is_empty_and_one_redis_cannot_take_is_422(
+    api: Api,
+) -> None:
+    # found by schemathesis: offset 2**64 reached Redis's ZREVRANGE (signed 64-bit) and was a 500
+    admin = await api.as_admin()
+    far = await api.client.get(JOBS, headers=admin, params={"offset": MAX_OFFSET, "limit": 200})
+    assert far.status_code == 200, far.text
+    assert far.json()["items"] == []
+    for offset in (MAX_OFFSET + 1, 2**63 - 1, 2**64):
+        response = await api.client.get(JOBS, headers=admin, params={"offset": offset})
+        assert response.status_code == 422, (offset, response.text)
+        assert [f["field"] for f in response.json()["details"]["fields"]] == ["offset"]
