@@ -71,7 +71,7 @@ class Kafka:
     name = "kafka"
 
     def __init__(self, layout: Layout, version: str, port: int, controller_port: int,
-                 heap: str = "512m") -> None:  # fmt: skip
+                 heap: str = "1g") -> None:  # fmt: skip
         self.layout = layout
         self.version = version
         self.port = port

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     kafka_version: str = "4.1.1"
     cassandra_version: str = "5.0.8"
-    kafka_heap: str = "512m"
+    kafka_heap: str = "1g"  # 512m ran out at ~17,000 partitions (a long-lived dev stack)
     cassandra_heap: str = "1G"
     ready_timeout_s: float = Field(180.0, gt=0)
 
