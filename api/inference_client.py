@@ -225,7 +225,7 @@ def new_ask(ctx: Inference, actor: str, model_id: str, kind: Kind, **fields: Any
     """A request with a fresh id, ``max_tokens`` within the server's cap (422 past it), and the
     deadline of the server's inference timeout."""
     cap = ctx.resources.config.inference_max_tokens
-    tokens = int(fields.get("max_tokens", 64))
+    tokens = int(fields.get("max_tokens", 0))  # embeddings and similarity generate none
     if tokens > cap:
         raise InferenceRejected(
             f"max_tokens: {tokens} is more than this server's limit of {cap}",

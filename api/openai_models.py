@@ -6,7 +6,7 @@ Only what the routes need: requests allow extra fields (clients send ``user``, `
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +35,11 @@ class _Sampling(BaseModel):
 
 
 class CompletionIn(_Sampling):
-    prompt: str | list[str] = Field(examples=["def add(a, b):"])
+    # a list is a batch: at least one prompt (an empty batch has nothing to answer), and no more
+    # than ``/api/v1/inference/batch`` takes
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=64)] = Field(
+        examples=["def add(a, b):"]
+    )
 
 
 class TextPart(BaseModel):
@@ -65,7 +69,10 @@ class ChatCompletionIn(_Sampling):
 class EmbeddingIn(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=256)
-    input: str | list[str] = Field(examples=[["alpha", "beta"]])
+    # as ``/api/v1/inference/embeddings``: at least one text, at most 256
+    input: str | Annotated[list[str], Field(min_length=1, max_length=256)] = Field(
+        examples=[["alpha", "beta"]]
+    )
     encoding_format: Literal["float", "base64"] = "float"
 
 

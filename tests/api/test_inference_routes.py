@@ -15,6 +15,8 @@ import openai
 import pytest
 
 from api.auth.cassandra_store import CassandraAuthStore
+from api.config import ApiConfig
+from tests.api.conftest import Api, MakeApi
 from tests.api.live_stack import MODEL, LiveApi, admin_headers, live_settings, serving, spawn, stop
 from tests.consumers.support import read_results
 
@@ -195,3 +197,37 @@ async def test_client_disconnect_cancels_the_request_in_the_batcher(
     ]
     assert completed == [] and time.monotonic() - started < 60
     await asyncio.sleep(0)
+
+
+async def test_an_empty_openai_batch_is_422_not_a_wait_for_an_answer_that_never_comes(
+    api: Api,
+) -> None:
+    # found by schemathesis: ``prompt: []`` became a batch without texts, which the worker
+    # dead-letters, so the caller waited out the whole deadline for a 504
+    admin = await api.as_admin()
+    empty = [("/v1/completions", {"model": MODEL, "prompt": []}, "prompt"),
+             ("/v1/embeddings", {"model": MODEL, "input": []}, "input")]  # fmt: skip
+    for path, body, field in empty:
+        response = await api.client.post(path, json=body, headers=admin)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["param"].startswith(field), response.text
+
+
+async def test_embeddings_and_similarity_are_not_refused_for_tokens_they_never_generate(
+    make_api: MakeApi, api_config: ApiConfig
+) -> None:
+    # found by schemathesis: the max_tokens cap took 64 for a request without max_tokens, so with
+    # a cap under 64 every embeddings and similarity request was a 422
+    config = api_config.model_copy(update={"inference_max_tokens": 8, "inference_timeout_s": 0.1})
+    api = await make_api(config=config)
+    admin = await api.as_admin()
+    for path, body in [
+        ("/api/v1/inference/embeddings", {"model": MODEL, "texts": ["alpha"]}),
+        ("/api/v1/inference/similarity", {"model": MODEL, "text_a": "a", "text_b": "b"}),
+        ("/v1/embeddings", {"model": MODEL, "input": "alpha"}),
+    ]:
+        response = await api.client.post(path, json=body, headers=admin)
+        assert response.status_code == 504, (path, response.text)  # past the cap; no worker here
+    nine = {"model": MODEL, "prompt": "x", "max_tokens": 9}
+    too_many = await api.client.post("/api/v1/inference/generate", json=nine, headers=admin)
+    assert too_many.status_code == 422 and "max_tokens" in too_many.json()["message"]
