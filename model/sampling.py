@@ -67,6 +67,7 @@ def apply_top_p(logits: Tensor, p: float) -> Tensor:
     probs = sorted_logits.softmax(dim=-1)
     before = probs.cumsum(dim=-1) - probs  # mass strictly before each token
     drop_sorted = before >= p
+    drop_sorted[..., 0] = False  # the most likely token stays (a p that rounds to 0 drops all)
     drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
     return logits.masked_fill(drop, float("-inf"))
 
@@ -76,8 +77,10 @@ def choose(
 ) -> Tensor:
     """Next token per row: `[B, V]` → `[B]`."""
     logits = apply_repetition_penalty(logits.float(), seen, config.repetition_penalty)
-    if config.greedy:
+    scaled = logits if config.greedy else logits / config.temperature
+    if config.greedy or bool((torch.isinf(scaled) & torch.isfinite(logits)).any()):
+        # greedy; or a temperature so small that logits / temperature overflows: its limit
         return logits.argmax(dim=-1)
-    logits = apply_top_p(apply_top_k(logits / config.temperature, config.top_k), config.top_p)
+    logits = apply_top_p(apply_top_k(scaled, config.top_k), config.top_p)
     probs = logits.softmax(dim=-1)  # [B, V]
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)

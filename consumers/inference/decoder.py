@@ -61,12 +61,22 @@ def decode_step(engine: GenerationEngine, rows: list[Row], generator: torch.Gene
 def _choose(logits: torch.Tensor, rows: list[Row], generator: torch.Generator) -> list[int]:
     tokens = []
     for i, row in enumerate(rows):
-        if row.temperature <= 0:
+        probs = _probabilities(logits[i], row.temperature)
+        if probs is None:
             tokens.append(int(logits[i].argmax()))
         else:
-            probs = _filtered(torch.softmax(logits[i] / row.temperature, dim=-1), row)  # [V]
-            tokens.append(int(torch.multinomial(probs.cpu(), 1, generator=generator)))
+            kept = _filtered(probs, row)  # [V]
+            tokens.append(int(torch.multinomial(kept.cpu(), 1, generator=generator)))
     return tokens
+
+
+def _probabilities(logits: torch.Tensor, temperature: float) -> torch.Tensor | None:
+    """``softmax(logits / temperature)`` [V], or ``None`` for greedy: temperature 0, or one so
+    small that logits / temperature overflows (NaN probabilities), whose limit is greedy too."""
+    if temperature <= 0:
+        return None
+    probs = torch.softmax(logits / temperature, dim=-1)
+    return probs if bool(torch.isfinite(probs).all()) else None
 
 
 def _filtered(probs: torch.Tensor, row: Row) -> torch.Tensor:
@@ -78,6 +88,7 @@ def _filtered(probs: torch.Tensor, row: Row) -> torch.Tensor:
         ordered, index = torch.sort(probs, descending=True)  # [V], [V]
         before = torch.cumsum(ordered, 0) - ordered  # [V] mass of the more likely tokens
         keep = before < row.top_p * ordered.sum()
+        keep[0] = True  # the most likely token stays (a top_p that rounds to 0 keeps none)
         probs = torch.zeros_like(probs).scatter(0, index, ordered * keep)
     return probs
 

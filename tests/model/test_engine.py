@@ -13,7 +13,7 @@ from model import (
     Tokenizer,
     build_model,
 )
-from model.sampling import apply_repetition_penalty, apply_top_k, apply_top_p
+from model.sampling import apply_repetition_penalty, apply_top_k, apply_top_p, choose
 
 PROMPTS = ["The object", "def f(x):\n    return", "A"]
 
@@ -129,6 +129,19 @@ def test_top_k_and_top_p_keep_the_most_likely_tokens() -> None:
     probs = logits.softmax(-1)[0]
     kept = ~torch.isinf(apply_top_p(logits, float(probs[0]) + 1e-3))
     assert kept.tolist() == [[True, False, True, False]]
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), [(1.0, 1e-50), (1e-45, 1.0), (1e-300, 0.5)])
+def test_a_vanishing_temperature_or_top_p_samples_greedily_not_an_error(
+    temperature: float, top_p: float
+) -> None:
+    # found by schemathesis through the API: a top_p that rounds to 0 in float32 kept no token,
+    # and a temperature that does overflowed the scaled logits (NaN probabilities): a 502. The
+    # values are normal doubles: an engine flushes denormals process-wide (model.engine)
+    logits = torch.tensor([[3.0, 1.0, 2.0, 0.0], [0.0, 1.0, -1.0, 0.5]])
+    seen = torch.zeros_like(logits, dtype=torch.bool)
+    config = GenerationConfig(temperature=temperature, top_p=top_p)
+    assert choose(logits, config, seen, None).tolist() == [0, 1]
 
 
 def test_embeddings_are_pooled_hidden_states_and_similarity_is_their_cosine(
