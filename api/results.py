@@ -37,6 +37,7 @@ from schemas.errors import SchemaError
 
 log = logging.getLogger("qllm.api.results")
 _GONE = object()  # put on every queue when the reader dies
+RESULTS_FETCH_MAX_WAIT_MS = 25
 
 
 class ResultsListener:
@@ -73,6 +74,9 @@ class ResultsListener:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",
+            # an empty fetch returns after this long, not aiokafka's 500 ms: partitions with
+            # buffered records sit out the next fetch, whose wait would delay every answer
+            fetch_max_wait_ms=RESULTS_FETCH_MAX_WAIT_MS,
         )
         await consumer.start()
         try:

@@ -29,6 +29,11 @@ class WorkerSettings(BaseSettings):
     # dropping it; aiokafka's default (the session timeout) dropped busy members mid-revoke
     rebalance_timeout_ms: int = Field(60_000, ge=1_000)
     poll_timeout_ms: int = Field(200, ge=1)
+    # how long the broker may hold a fetch that finds no data. aiokafka leaves partitions with
+    # buffered records out of its next fetch, so with one busy partition (an inference model's
+    # commands share a key) that fetch asks only for idle ones and its wait is pure added
+    # latency; aiokafka's default is 500 ms (streams/transport.py: the same floor in Faust)
+    fetch_max_wait_ms: int = Field(25, ge=1)
     max_poll_records: int = Field(256, ge=1)
     retry_attempts: int = Field(5, ge=1)  # retriable errors before the worker exits
 

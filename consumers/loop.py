@@ -118,6 +118,7 @@ class WorkerLoop:
             max_poll_interval_ms=w.max_poll_interval_ms,
             rebalance_timeout_ms=w.rebalance_timeout_ms,
             max_poll_records=w.max_poll_records,
+            fetch_max_wait_ms=w.fetch_max_wait_ms,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

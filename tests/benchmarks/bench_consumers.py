@@ -41,6 +41,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.results import RESULTS_FETCH_MAX_WAIT_MS
 from compose.settings import Settings
 from consumers.config import WorkerSettings
 from consumers.inference.batcher import Answer, Batcher, Request
@@ -151,7 +152,8 @@ async def through_kafka(settings: Settings, worker: WorkerSettings, clients: int
     codec = default_codec()
     consumer = AIOKafkaConsumer(settings.topic(RESULTS), bootstrap_servers=settings.kafka_bootstrap,
                                 group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=1)  # fmt: skip
+                                enable_auto_commit=False,
+                                fetch_max_wait_ms=RESULTS_FETCH_MAX_WAIT_MS)  # fmt: skip
 
     async def read() -> None:
         async for m in consumer:
