@@ -18,6 +18,7 @@ Side by side in one run:
 
 Run from the repo root with the stack up:
     python -m tests.benchmarks.bench_api [--post-rate 200] [--get-rate 1000] [--seconds 10]
+                                         [--workers 1]
 ``--server-root DIR`` serves our API from another tree (a ``git archive`` of an earlier commit:
 the before figures).
 """
@@ -54,13 +55,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _uvicorn(target: str, port: int, *, factory: bool) -> list[str]:
+def _uvicorn(target: str, port: int, *, factory: bool, workers: int = 1) -> list[str]:
     return [sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), target,
             "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http",
-            "httptools", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+            "httptools", "--log-level", "warning", "--no-access-log",
+            "--workers", str(workers)]  # fmt: skip
 
 
-def _ours(port: int, keyspace: str, topic_prefix: str, root: Path) -> subprocess.Popen[bytes]:
+def _ours(
+    port: int, keyspace: str, topic_prefix: str, root: Path, workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": f"{root}{os.pathsep}{ROOT}",
@@ -73,7 +77,7 @@ def _ours(port: int, keyspace: str, topic_prefix: str, root: Path) -> subprocess
         "QLLM_API_RATE_TIERS": '{"standard": {"limit": 1000000, "window_s": 60}}',
         "QLLM_API_DATA_ROOT": f"/tmp/{keyspace}",
     }
-    command = _uvicorn("api.app:create_app", port, factory=True)
+    command = _uvicorn("api.app:create_app", port, factory=True, workers=workers)
     return subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL)
 
 
@@ -221,7 +225,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
     keyspace = f"api_bench_{uuid.uuid4().hex[:8]}"
     topic_prefix = f"bench{uuid.uuid4().hex[:8]}."
     ours_port, celery_port = _free_port(), _free_port()
-    procs = [_ours(ours_port, keyspace, topic_prefix, Path(args.server_root)),
+    procs = [_ours(ours_port, keyspace, topic_prefix, Path(args.server_root), args.workers),
              *_celery(celery_port)]  # fmt: skip
     seconds = args.seconds
     try:
@@ -276,6 +280,7 @@ def main() -> None:
     parser.add_argument("--get-rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--server-root", default=str(ROOT), help="tree our API is served from")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (ours)")
     args = parser.parse_args()
     import celery
 
