@@ -10,10 +10,15 @@ at once (``forget``). Only found records are cached — an unknown key id costs 
 time and is counted by the bad-key lockout, so guessing cannot fill the cache. The cache holds at
 most ``max_entries`` records (oldest dropped first). The secret is never cached: the SHA-256 of
 the presented key is compared with the record's hash on every request.
+
+Loads are single-flight: when a record expires under load, the requests that arrive while it is
+being read again wait for that one read instead of each reading the store (at 1,000 requests/s a
+5 ms read would otherwise be five concurrent reads of the same row, every ``ttl_s``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -27,6 +32,7 @@ class KeyCache:
     def __init__(self, ttl_s: float = DEFAULT_TTL_S, max_entries: int = 10_000) -> None:
         self.ttl_s, self.max_entries = ttl_s, max_entries
         self._entries: OrderedDict[str, tuple[float, ApiKeyRecord]] = OrderedDict()
+        self._loading: dict[str, asyncio.Future[ApiKeyRecord | None]] = {}
 
     async def get(
         self, key_id: str, load: Callable[[str], Awaitable[ApiKeyRecord | None]]
@@ -36,7 +42,12 @@ class KeyCache:
         now = time.monotonic()
         if entry is not None and now - entry[0] < self.ttl_s:
             return entry[1]
-        record = await load(key_id)
+        loading = self._loading.get(key_id)
+        if loading is not None:  # another request is reading it: share that read
+            return await asyncio.shield(loading)
+        loading = self._loading[key_id] = asyncio.ensure_future(load(key_id))
+        loading.add_done_callback(lambda done: self._loaded(key_id, done))
+        record = await asyncio.shield(loading)  # a cancelled caller leaves the read to the others
         if record is None:
             self._entries.pop(key_id, None)
             return None
@@ -46,6 +57,13 @@ class KeyCache:
             self._entries.popitem(last=False)
         return record
 
+    def _loaded(self, key_id: str, done: asyncio.Future[ApiKeyRecord | None]) -> None:
+        if self._loading.get(key_id) is done:
+            del self._loading[key_id]
+        if not done.cancelled():
+            done.exception()  # retrieved here too: no "never retrieved" when every caller left
+
     def forget(self, key_id: str) -> None:
         """Drop ``key_id`` (this replica revoked it: no stale window here)."""
         self._entries.pop(key_id, None)
+        self._loading.pop(key_id, None)  # a read in flight may predate the revocation
