@@ -14,7 +14,7 @@ import dataclasses
 import typing
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.auth.permissions import Permission
@@ -37,6 +37,8 @@ _SETTINGS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "observer": ("observer", (), "records per-layer resonance observations; changes nothing"),
     "structured": ("", (), "JSON-schema constrained decoding (per request; no switch)"),
 }
+
+ExtensionName = Annotated[str, Path(examples=list(_SETTINGS))]
 
 
 class ExtensionOut(BaseModel):
@@ -109,13 +111,13 @@ async def list_extensions(principal: Reader) -> list[ExtensionOut]:
 
 
 @router.get("/{name}", response_model=ExtensionOut, summary="One extension and its defaults")
-async def get_extension(name: str, request: Request, principal: Reader) -> ExtensionOut:
+async def get_extension(name: ExtensionName, request: Request, principal: Reader) -> ExtensionOut:
     _known(name)
     return _describe(name)
 
 
 @router.get("/{name}/schema", summary="JSON schema of an extension's settings")
-async def extension_schema(name: str, principal: Reader) -> dict[str, Any]:
+async def extension_schema(name: ExtensionName, principal: Reader) -> dict[str, Any]:
     _known(name)
     full = TypeAdapter(ExtensionsConfig).json_schema()
     switch, settings, _ = _SETTINGS[name]

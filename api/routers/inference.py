@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
 
 from api import model_catalog
@@ -30,6 +30,7 @@ from api.inference_client import (
     with_keepalive,
 )
 from api.inference_models import (
+    MODEL_EXAMPLE,
     BatchIn,
     BatchOut,
     Capabilities,
@@ -176,7 +177,9 @@ async def similarity(body: SimilarityIn, request: Request, caller: Runner) -> Si
 @router.get("/models/{model_id}/capabilities", response_model=Capabilities,
             responses={404: {"description": "no such model"}},
             summary="What a model can do: kinds, streaming, context length")  # fmt: skip
-async def capabilities(model_id: str, request: Request, caller: Reader) -> Capabilities:
+async def capabilities(
+    model_id: Annotated[str, Path(examples=[MODEL_EXAMPLE])], request: Request, caller: Reader
+) -> Capabilities:
     served = await _resolved(request, model_id)
     config = served.config
     return Capabilities(

@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
 
 from api import model_catalog
@@ -66,7 +66,9 @@ async def list_models(request: Request, caller: Reader) -> ModelList:
 
 
 @router.get("/models/{model_id}", response_model=ModelCard, summary="Get a model (OpenAI)")
-async def get_model(model_id: str, request: Request, caller: Reader) -> ModelCard:
+async def get_model(
+    model_id: Annotated[str, Path(examples=["preset:tiny"])], request: Request, caller: Reader
+) -> ModelCard:
     return _card(await model_catalog.resolve(projection(request), model_id))
 
 
