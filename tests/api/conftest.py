@@ -143,18 +143,33 @@ async def api(make_api: MakeApi) -> Api:
     return await make_api()
 
 
-async def commands_on(settings: Settings, topic: str) -> list[Record]:
-    """Every record on ``topic`` (this test's prefix) from the start, decoded."""
+async def commands_on(settings: Settings, topic: str, timeout_s: float = 30.0) -> list[Record]:
+    """Every record on ``topic`` (this test's prefix) up to its end offsets now, decoded.
+
+    Reads every partition to its end offset (one ``getmany`` may return only some partitions'
+    records, and a cold broker can take seconds to answer the first fetch)."""
+    name = settings.topic(topic)
     consumer = AIOKafkaConsumer(
-        settings.topic(topic),
+        name,
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
+    records: list[Record] = []
     try:
-        batches = await consumer.getmany(timeout_ms=5000)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not consumer.assignment():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no partitions of {name} assigned")
+            await asyncio.sleep(0.1)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"could not read {name} to its end offsets {ends}")
+            batches = await consumer.getmany(timeout_ms=1000)
+            records += [default_codec().decode(m.value) for ms in batches.values() for m in ms]
     finally:
         await consumer.stop()
-    return [default_codec().decode(m.value) for ms in batches.values() for m in ms]
+    return records
