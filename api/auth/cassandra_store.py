@@ -21,6 +21,7 @@ from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from api.auth.permissions import Role
 from api.auth.store import ApiKeyRecord, User
 from api.errors import ServiceUnavailable
+from streams.store.driver import cached_named_tuple_factory
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS {ks}.api_users (username text PRIMARY KEY, password_hash text, "
@@ -85,6 +86,7 @@ class CassandraAuthStore:
                     EXEC_PROFILE_DEFAULT: ExecutionProfile(
                         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
                         request_timeout=timeout_s,
+                        row_factory=cached_named_tuple_factory,
                     )
                 },
                 connect_timeout=timeout_s,

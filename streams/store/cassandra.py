@@ -53,7 +53,7 @@ from streams.store.base import (
     check_batch,
 )
 from streams.store.coalesce import Row, WriteCoalescer
-from streams.store.driver import execute, micros, moment
+from streams.store.driver import cached_named_tuple_factory, execute, micros, moment
 from streams.store.migrations import migrate
 from streams.store.reads import ReadCoalescer, Span
 
@@ -118,6 +118,7 @@ class CassandraEventStore:
             cluster = Cluster([host], port=int(port), protocol_version=5, connect_timeout=10)
             try:
                 session = cluster.connect()
+                session.row_factory = cached_named_tuple_factory
                 migrate(session, options.keyspace, options.replication)
             except Exception:
                 cluster.shutdown()

@@ -8,10 +8,13 @@ loop never blocks on Cassandra. ``occurred_us`` columns are bigint microseconds 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from cassandra.cluster import Session
+from cassandra.query import named_tuple_factory
 
 
 def micros(moment: datetime) -> int:
@@ -20,6 +23,19 @@ def micros(moment: datetime) -> int:
 
 def moment(value: int) -> datetime:
     return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+
+
+@functools.lru_cache(maxsize=512)
+def _row_class(colnames: tuple[str, ...]) -> Any:
+    """The driver's ``Row`` namedtuple for these columns (its own naming rules), made once."""
+    return type(named_tuple_factory(list(colnames), [tuple(colnames)])[0])
+
+
+def cached_named_tuple_factory(colnames: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """The driver's default row factory, minus building a ``namedtuple`` class per result page
+    (about a tenth of the stream processor's busy time at 1,000 events/s, by py-spy)."""
+    make = _row_class(tuple(colnames))._make
+    return [make(row) for row in rows]
 
 
 def _settle(done: asyncio.Future[list[Any]], rows: Any, exc: BaseException | None) -> None:
