@@ -5,14 +5,17 @@ spreads the topic's partitions over them (each logs the partitions it owns), e.g
 workers on one host: ``for i in 1 2 3; do python -m consumers training & done``. ``all`` supervises
 one subprocess per role (isolation: a crash or a CUDA fault in one group does not take the others
 down) and restarts a child that exits on its own; SIGTERM/SIGINT is forwarded to the children,
-which checkpoint, commit and leave their groups. Settings come from ``QLLM_*`` (``Settings``)
-and ``QLLM_WORKER_*`` (``WorkerSettings``).
+which checkpoint, commit and leave their groups. A child also stops that way when its supervisor
+is gone (killed with SIGKILL, so nothing was forwarded): it watches its parent (``SUPERVISOR``),
+and is never left running as an orphan beside the supervisor's replacement. Settings come from
+``QLLM_*`` (``Settings``) and ``QLLM_WORKER_*`` (``WorkerSettings``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +26,17 @@ from consumers.config import WorkerSettings
 from consumers.runtime import ROLES, run_worker
 
 USAGE = f"usage: python -m consumers {'|'.join(ROLES)}|all"
+SUPERVISOR = "QLLM_CONSUMERS_SUPERVISOR_PID"  # set by ``all`` for its children
+
+
+async def _orphan_watch(stop: asyncio.Event, supervisor: int, every_s: float = 1.0) -> None:
+    """Stop (as on SIGTERM) once the supervising parent is gone."""
+    while not stop.is_set():
+        if os.getppid() != supervisor:
+            logging.warning("supervisor %d is gone; stopping", supervisor)
+            stop.set()
+            return
+        await asyncio.sleep(every_s)
 
 
 async def _serve(role: str) -> None:
@@ -30,7 +44,13 @@ async def _serve(role: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await run_worker(role, Settings(), WorkerSettings(), stop)
+    supervisor = os.environ.get(SUPERVISOR)
+    watch = asyncio.create_task(_orphan_watch(stop, int(supervisor))) if supervisor else None
+    try:
+        await run_worker(role, Settings(), WorkerSettings(), stop)
+    finally:
+        if watch is not None:
+            watch.cancel()
 
 
 def _supervise() -> int:
@@ -45,14 +65,19 @@ def _supervise() -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    env = {**os.environ, SUPERVISOR: str(os.getpid())}
+
+    def start(role: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "consumers", role], env=env)
+
     for role in ROLES:
-        children[role] = subprocess.Popen([sys.executable, "-m", "consumers", role])
+        children[role] = start(role)
     while not stopping:
         for role, child in list(children.items()):
             if child.poll() is not None and not stopping:
                 logging.warning("consumers %s exited with %s; restarting", role, child.returncode)
                 time.sleep(1.0)
-                children[role] = subprocess.Popen([sys.executable, "-m", "consumers", role])
+                children[role] = start(role)
         time.sleep(0.5)
     return max((child.wait() for child in children.values()), default=0)
 

@@ -82,3 +82,15 @@ async def test_all_runs_one_child_per_role_restarts_a_crashed_one_and_stops_all_
     supervisor.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(supervisor.wait, 90) == 0
     assert not any(alive(pid) for pid in running)
+
+
+async def test_children_stop_when_the_supervisor_is_killed(
+    stack: Settings, supervisor: subprocess.Popen[bytes]
+) -> None:
+    """SIGKILL forwards nothing: the children notice their parent is gone and stop themselves
+    (seen before the fix: four orphaned workers beside the supervisor's replacement)."""
+    await wait_until(lambda: len(children(supervisor.pid)) == len(ROLES), 60)
+    running = children(supervisor.pid)
+    supervisor.kill()
+    supervisor.wait(10)
+    await wait_until(lambda: not any(alive(pid) for pid in running), 60)
