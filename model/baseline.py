@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from model.attention import AttentionStats, _valid_mean
-from model.cache import KVCache, attention_bias
+from model.cache import KVCache, StepMasks, new_cache
 from model.config import ModelConfig
 from model.extensions import ExtensionContext, build_extensions
 from model.feedforward import PrimeFeedForward
@@ -23,8 +23,6 @@ from model.outputs import (
     LayerMetadata,
     ModelOutput,
     next_token_loss,
-    positions_from_mask,
-    valid_mask,
 )
 
 
@@ -89,8 +87,7 @@ class BaselineTransformer(nn.Module):
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
-        c, p = self.config, next(self.parameters())
-        return KVCache(c.n_layers, batch, c.n_heads, max_len, c.head_dim, p.device, p.dtype)
+        return new_cache(self, self.config, batch, max_len)
 
     def forward(
         self,
@@ -102,15 +99,11 @@ class BaselineTransformer(nn.Module):
         image_features: Tensor | None = None,
     ) -> ModelOutput:
         """Same contract as `QLLM.forward`."""
-        s = ids.shape[1]
-        past = cache.length if cache is not None else 0
-        valid_all = valid_mask(
-            torch.ones(ids.shape[0], past + s, device=ids.device), attention_mask
-        )
-        valid = valid_all[:, past:]  # [B, S]
-        positions = positions_from_mask(valid_all)[:, past:].clamp(max=self.config.max_seq_len - 1)
+        s, masks = ids.shape[1], StepMasks.of(ids, attention_mask, cache)
+        valid = masks.valid  # [B, S]
+        positions = masks.positions.clamp(max=self.config.max_seq_len - 1)
         x = self.drop(self.embed(ids) + self.pos(positions))  # [B, S, D]
-        bias = attention_bias(valid_all, s, x.dtype)  # [B, 1, S, S_k]
+        bias = masks.bias(s, x.dtype)  # [B, 1, S, S_k]
         hidden, metadata = [x], []
         for i, block in enumerate(self.blocks):
             x, stats = block(x, bias, valid, cache)

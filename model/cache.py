@@ -8,10 +8,14 @@ padding in the cache and masks it out through `key_valid`.
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from dataclasses import dataclass
 
+import torch
+from torch import Tensor, nn
+
+from model.config import ModelConfig
 from model.errors import GenerationError
+from model.outputs import positions_from_mask, valid_mask
 
 MASK_VALUE = -1e9  # finite, so masked probabilities are exactly 0 and 0·logit stays 0 (no NaN)
 
@@ -63,3 +67,30 @@ def attention_bias(key_valid: Tensor, n_queries: int, dtype: torch.dtype) -> Ten
     allowed = (causal & key_valid.view(b, 1, s_k)) | (k_slot == q_slot)  # [B, S_q, S_k]
     zero = torch.zeros((), dtype=dtype, device=key_valid.device)
     return torch.where(allowed, zero, torch.full_like(zero, MASK_VALUE)).unsqueeze(1)
+
+
+@dataclass(frozen=True)
+class StepMasks:
+    """What one model call over `ids` needs of the mask and the cache (both models share it)."""
+
+    past: int  # positions already in the cache
+    valid_all: Tensor  # [B, S_cached + S] real (non-padding) slots
+    valid: Tensor  # [B, S] the slots of this call
+    positions: Tensor  # [B, S] positions from the first real token
+
+    @classmethod
+    def of(cls, ids: Tensor, attention_mask: Tensor | None, cache: KVCache | None) -> StepMasks:
+        past = cache.length if cache is not None else 0
+        ones = torch.ones(ids.shape[0], past + ids.shape[1], device=ids.device)
+        valid_all = valid_mask(ones, attention_mask)
+        return cls(past, valid_all, valid_all[:, past:], positions_from_mask(valid_all)[:, past:])
+
+    def bias(self, n_queries: int, dtype: torch.dtype) -> Tensor:
+        return attention_bias(self.valid_all, n_queries, dtype)  # [B, 1, S, S_k]
+
+
+def new_cache(model: nn.Module, config: ModelConfig, batch: int, max_len: int) -> KVCache:
+    """An empty cache for `model` (on its parameters' device and dtype)."""
+    p = next(model.parameters())
+    return KVCache(config.n_layers, batch, config.n_heads, max_len, config.head_dim, p.device,
+                   p.dtype)  # fmt: skip

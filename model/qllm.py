@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from model.attention import AttentionStats, ResonanceAttention
-from model.cache import KVCache, attention_bias
+from model.cache import KVCache, StepMasks, new_cache
 from model.config import ModelConfig
 from model.encoder import PrimeHilbertEncoder
 from model.extensions import ExtensionContext, build_extensions
@@ -25,8 +25,6 @@ from model.outputs import (
     LayerMetadata,
     ModelOutput,
     next_token_loss,
-    positions_from_mask,
-    valid_mask,
 )
 
 
@@ -61,8 +59,7 @@ class QLLM(nn.Module):
         self.head = PreManifestHead(config)
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
-        c, p = self.config, next(self.parameters())
-        return KVCache(c.n_layers, batch, c.n_heads, max_len, c.head_dim, p.device, p.dtype)
+        return new_cache(self, self.config, batch, max_len)
 
     def forward(
         self,
@@ -74,14 +71,10 @@ class QLLM(nn.Module):
         image_features: Tensor | None = None,
     ) -> ModelOutput:
         """ids `[B, S]`; attention_mask `[B, S_cached + S]`; labels `[B, S]`; loss_weights `[B]`."""
-        s = ids.shape[1]
-        past = cache.length if cache is not None else 0
-        valid_all = valid_mask(
-            torch.ones(ids.shape[0], past + s, device=ids.device), attention_mask
-        )
-        valid = valid_all[:, past:]  # [B, S]
-        x = self.encoder(ids, positions_from_mask(valid_all)[:, past:])  # [B, S, D]
-        bias = attention_bias(valid_all, s, x.dtype)  # [B, 1, S, S_k]
+        s, masks = ids.shape[1], StepMasks.of(ids, attention_mask, cache)
+        valid = masks.valid  # [B, S]
+        x = self.encoder(ids, masks.positions)  # [B, S, D]
+        bias = masks.bias(s, x.dtype)  # [B, 1, S, S_k]
         hidden, metadata = [x], []
         for i, block in enumerate(self.blocks):
             x, stats, change = block(x, bias, valid, cache)
