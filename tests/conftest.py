@@ -94,6 +94,14 @@ def _descendants(pid: int) -> set[int]:
     return seen
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Safety net: no service a test started (API, workers, stream processors) outlives the run.
 
@@ -101,6 +109,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     nothing keeps running against a stack that is about to go down. It names what it stopped.
     """
     leftovers = _descendants(os.getpid())
+    named = {pid: _cmdline(pid) for pid in leftovers}
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -114,4 +123,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     if leftovers:
-        print(f"\nstopped {len(leftovers)} process(es) the tests left running: {sorted(leftovers)}")
+        print(f"\nstopped {len(leftovers)} process(es) the tests left running:")
+        for pid in sorted(leftovers):
+            print(f"  {pid}: {named[pid]}")
