@@ -5,7 +5,8 @@
 
 Four operations, each started at its own fixed rate (open loop: a request is started on time
 whether or not the previous one finished, up to ``MAX_IN_FLIGHT`` per operation; one that could
-not start is counted as ``skipped``): job submissions (tiny jobs), status reads of a submitted
+not start, or had no job to read or follow yet, is counted as ``skipped``, not as a success):
+job submissions (tiny jobs), status reads of a submitted
 job, SSE followers (the log of the newest job, followed to its terminal event; the frame ids must
 be contiguous) and inference (``/api/v1/inference/generate``, a few tokens, greedy). The report
 holds per operation: count, ok, errors by status, throughput, p50/p99 latency; and every job id
@@ -82,12 +83,13 @@ class Load:
         projection may not hold it yet (404), which is not an error of the load."""
         settled = [j for j, at in zip(self.jobs, self.accepted_at, strict=True)
                    if time.monotonic() - at >= PROJECTION_LAG_S]  # fmt: skip
-        if settled:
-            _expect(await self.http.get(f"/api/v1/training/jobs/{random.choice(settled)}"), 200)
+        if not settled:
+            raise NothingYet
+        _expect(await self.http.get(f"/api/v1/training/jobs/{random.choice(settled)}"), 200)
 
     async def sse_follow(self) -> None:
         if not self.jobs:
-            return
+            raise NothingYet
         job_id, ids, last = self.jobs[-1], [], ""
         async with self.http.stream("GET", f"/api/v1/training/jobs/{job_id}/logs") as answer:
             _expect(answer, 200)
@@ -101,6 +103,10 @@ class Load:
 
     async def inference(self) -> None:
         _expect(await self.http.post("/api/v1/inference/generate", json=GENERATE), 200)
+
+
+class NothingYet(Exception):
+    """No job to read or follow yet: counted as skipped, not as a (0 ms) success."""
 
 
 class Refused(Exception):
@@ -120,6 +126,8 @@ async def _timed(op: Operation, call: Callable[[], Awaitable[None]]) -> None:
     try:
         await call()
         op.latencies_s.append(time.monotonic() - began)
+    except NothingYet:
+        op.skipped += 1
     except Refused as exc:
         op.errors[str(exc.status)] += 1
     except httpx.HTTPError as exc:

@@ -40,6 +40,7 @@ def run_load(base_url: str, api_key: str, out: Path) -> dict[str, object]:
     return dict(json.loads(out.read_text()))
 
 
+@pytest.mark.timeout(DURATION_S + DRAIN_S + 300)  # a soak outlasts the suite's 600 s default
 async def test_fixed_rate_load_over_rest_reports_latencies_and_loses_no_submitted_job(
     scenario_settings: Settings, tmp_path: Path
 ) -> None:
