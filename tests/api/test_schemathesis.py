@@ -43,7 +43,6 @@ replays a failure first on the next run); a failure prints a curl command that r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import defaultdict
@@ -61,7 +60,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from compose.settings import Settings
 from producers.topics import TOPICS
-from tests.reliability.platform import free_port, worker
+from tests.reliability.platform import free_port, wait_ready, worker
 from tests.reliability.services import ADMIN, ADMIN_PASSWORD, Service
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(420)]
@@ -82,21 +81,6 @@ class Served:
 
     def tails(self) -> str:
         return "\n".join(f"--- {s.name}\n{s.tail(40)}" for s in self.services)
-
-
-def _wait_ready(base_url: str, api: Service, timeout_s: float) -> None:
-    """Until the API answers and its readiness probe sees Kafka, Cassandra and Redis."""
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=base_url, timeout=10) as http:
-        while True:
-            if not api.alive:
-                raise RuntimeError(f"the API exited:\n{api.tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if http.get("/api/v1/system/health/ready").status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the API was not ready in {timeout_s}s:\n{api.tail()}")
-            time.sleep(0.5)
 
 
 def _wait_for_the_worker(http: httpx.Client, headers: dict[str, str], timeout_s: float) -> None:
@@ -145,7 +129,7 @@ def served(
     try:
         inference.start()
         api.start()
-        _wait_ready(base_url, api, timeout_s=120)
+        wait_ready(base_url, api, timeout_s=120, path="/api/v1/system/health/ready")
         with httpx.Client(base_url=base_url, timeout=60) as http:
             credentials = {"username": ADMIN, "password": ADMIN_PASSWORD}
             login = http.post("/api/v1/auth/login", json=credentials)

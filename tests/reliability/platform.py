@@ -57,17 +57,21 @@ class Platform:
         return "\n".join(f"--- {n}\n{s.tail(15)}" for n, s in self.services.items())
 
 
-def _wait_ready(base_url: str, api: Service, timeout_s: float) -> None:
+def wait_ready(
+    base_url: str, api: Service, timeout_s: float, path: str = "/api/v1/system/health"
+) -> None:
+    """Until the API answers ``path`` with 200 (``/api/v1/system/health/ready``: and its
+    readiness probe sees Kafka, Cassandra and Redis); fails at once if the API exits."""
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=base_url, timeout=5) as http:
+    with httpx.Client(base_url=base_url, timeout=10) as http:
         while True:
             if not api.alive:
                 raise RuntimeError(f"the API exited:\n{api.tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if http.get("/api/v1/system/health").status_code == 200:
+                if http.get(path).status_code == 200:
                     return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the API did not answer in {timeout_s}s:\n{api.tail()}")
+                raise TimeoutError(f"the API did not answer {path} in {timeout_s}s:\n{api.tail()}")
             time.sleep(0.2)
 
 
@@ -97,7 +101,7 @@ def running_platform(
     try:
         for service in platform.services.values():
             service.start()
-        _wait_ready(platform.base_url, api, timeout_s=90)
+        wait_ready(platform.base_url, api, timeout_s=90)
         platform.api_key = make_api_key(platform.base_url)
         yield platform
     finally:
