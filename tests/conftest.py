@@ -15,10 +15,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from compose.settings import Settings
+from tests.requirements import missing
+
+if TYPE_CHECKING:
+    from tests.sdk.live import Live
 
 
 def _reachable(address: str) -> bool:
@@ -32,10 +37,7 @@ def require_service(name: str, address: str) -> None:
     """Skip (laptop) or fail (CI) when ``address`` does not answer."""
     if _reachable(address):
         return
-    message = f"{name} is not reachable at {address}; start it with `python -m compose.stack up`"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(f"{name} is not reachable at {address}; start it with `python -m compose.stack up`")
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +71,21 @@ def cassandra_cluster(cassandra_contact: str) -> Iterator[object]:
     cluster = Cluster([host], port=int(port), protocol_version=5, connect_timeout=10)
     yield cluster
     cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live(
+    tmp_path_factory: pytest.TempPathFactory,
+    kafka_bootstrap: str,
+    redis_url: str,
+    cassandra_cluster: Any,
+) -> Iterator[Live]:
+    """One live service for the SDK, CLI and dashboard tests (``tests.sdk.live``), started on
+    first use and stopped at the end of the session."""
+    from tests.sdk.live import running_live
+
+    with running_live(tmp_path_factory.mktemp("live"), cassandra_cluster) as running:
+        yield running
 
 
 @pytest.fixture

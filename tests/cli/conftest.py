@@ -1,26 +1,11 @@
-"""The live service (shared with the SDK and dashboard tests) and a private config folder, so the
-CLI under test never reads or writes the real ``~/.config/qllm``."""
+"""A private config folder, so the CLI under test never reads or writes the real
+``~/.config/qllm`` (the live service is ``live`` in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from tests.sdk.live import Live, shared_live
-
-
-@pytest.fixture(scope="session")
-def live(
-    tmp_path_factory: pytest.TempPathFactory,
-    kafka_bootstrap: str,
-    redis_url: str,
-    cassandra_cluster: Any,
-) -> Iterator[Live]:
-    with shared_live(tmp_path_factory.mktemp("live"), cassandra_cluster) as running:
-        yield running
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import pytest
 
 from compose.settings import Settings, StackPorts
 from compose.stack import Stack
+from tests.requirements import require_stack_tools
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,16 +55,9 @@ def private_settings(stack_dir: os.PathLike[str] | str) -> Settings:
     )
 
 
-def _require_stack_tools() -> None:
-    if shutil.which("java") is None or shutil.which("redis-server") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("java and redis-server must be installed under CI")
-        pytest.skip("java or redis-server missing; run `python -m compose.stack up` once")
-
-
 @pytest.fixture(scope="session")
 def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _require_stack_tools()
+    require_stack_tools()
     for noisy in ("cassandra", "aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     stack = Stack(private_settings(tmp_path_factory.mktemp("private-stack")), echo=lambda _: None)

@@ -2,8 +2,8 @@
 
 Reuses ``tests.api.live_stack``: the API on uvicorn in a thread, the stream processor, a training
 worker (tiny corpus and batches, so a job of a few steps ends in seconds) and an inference worker
-as subprocesses, all under a unique topic prefix and Cassandra keyspace. Each test folder's
-conftest holds it through a session fixture; the last one to let go stops it.
+as subprocesses, all under a unique topic prefix and Cassandra keyspace. The session fixture
+``live`` in ``tests/conftest.py`` starts it on first use and stops it at the end of the session.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Live:
 
 
 @contextlib.contextmanager
-def _running(folder: Path, cluster: Any) -> Iterator[Live]:
+def running_live(folder: Path, cluster: Any) -> Iterator[Live]:
     settings = live_settings()
     asyncio.run(provision(settings))
     procs: list[subprocess.Popen[bytes]] = []
@@ -61,24 +61,6 @@ def _running(folder: Path, cluster: Any) -> Iterator[Live]:
             stop(proc)
         session = cluster.connect()
         session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}", timeout=60)
-
-
-_SHARED: dict[str, Any] = {"users": 0, "live": None, "exit": None}
-
-
-@contextlib.contextmanager
-def shared_live(folder: Path, cluster: Any) -> Iterator[Live]:
-    """The session's live service, started by the first caller and stopped by the last."""
-    if _SHARED["users"] == 0:
-        exits = contextlib.ExitStack()
-        _SHARED["live"], _SHARED["exit"] = exits.enter_context(_running(folder, cluster)), exits
-    _SHARED["users"] += 1
-    try:
-        yield _SHARED["live"]
-    finally:
-        _SHARED["users"] -= 1
-        if _SHARED["users"] == 0:
-            _SHARED["exit"].close()
 
 
 ROOT_ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

@@ -21,6 +21,7 @@ from compose import processes
 from compose.errors import DownloadFailed, NotReady, PortTaken, PrerequisiteMissing
 from compose.settings import Settings, StackPorts
 from compose.stack import Stack
+from tests.requirements import require_stack_tools
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,13 +54,6 @@ def second_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack.up()
     yield stack
     stack.down(wipe=True)
-
-
-def require_stack_tools() -> None:
-    if shutil.which("java") is None or shutil.which("redis-server") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("java and redis-server must be installed under CI")
-        pytest.skip("java or redis-server missing; run `python -m compose.stack up` once")
 
 
 def test_up_when_already_up_says_so_and_changes_nothing(second_stack: Stack) -> None:
