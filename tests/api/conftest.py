@@ -7,6 +7,8 @@ Everything a test writes lives under a unique Redis prefix and a unique keyspace
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +26,7 @@ from api.auth.cassandra_store import CassandraAuthStore
 from api.auth.permissions import Role
 from api.auth.store import AuthStore
 from api.config import ApiConfig, RateTier
+from api.observability.logs import JsonFormatter
 from compose.settings import Settings
 from schemas.codec import default_codec
 from schemas.records import Record
@@ -173,3 +176,18 @@ async def commands_on(settings: Settings, topic: str, timeout_s: float = 30.0) -
     finally:
         await consumer.stop()
     return records
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """Everything logged anywhere, formatted as the service formats it."""
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield sink
+    root.removeHandler(handler)
+    root.setLevel(previous)

@@ -84,9 +84,12 @@ def spawn(args: list[str], settings: Settings, folder: Path, name: str) -> subpr
                                 stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+def stop(*procs: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to all (they shut down side by side), then wait for each; SIGKILL after 30 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:

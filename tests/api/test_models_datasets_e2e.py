@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -23,6 +22,7 @@ from api.config import ApiConfig
 from compose.settings import Settings
 from producers.topics import provision
 from tests.api.conftest import Api, MakeApi
+from tests.api.live_stack import stop
 
 pytestmark = pytest.mark.stack
 MODELS = "/api/v1/models"
@@ -67,14 +67,7 @@ def stack(
     try:
         yield own
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop(*procs)
         session = cassandra_cluster.connect()
         session.execute(f"DROP KEYSPACE IF EXISTS {own.cassandra_keyspace}", timeout=60)
 

@@ -7,29 +7,13 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from api.observability.logs import JsonFormatter, redact
+from api.observability.logs import redact
 from tests.api.conftest import ADMIN, ADMIN_PASSWORD, JWT_SECRET, Api
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    """Everything logged anywhere, formatted as the service formats it."""
-    sink = io.StringIO()
-    handler = logging.StreamHandler(sink)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield sink
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 async def test_metrics_expose_the_latency_histogram_by_route_template(api: Api) -> None:

@@ -8,13 +8,11 @@ import asyncio
 import io
 import logging
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from redis.asyncio import Redis
 
 from api.auth.permissions import Role
-from api.observability.logs import JsonFormatter
 from schemas.snapshot import to_json
 from schemas.states import QraftState, StateStatus
 from tests.api.conftest import ADMIN_PASSWORD, JWT_SECRET, PASSWORD, Api, MakeApi
@@ -92,20 +90,6 @@ async def test_only_a_states_creator_or_an_admin_may_operate_on_it(api: Api) -> 
     by_admin = await api.client.post("/api/v1/qraf/memory", json={"state_id": other},
                                      headers=admin)  # fmt: skip
     assert by_admin.status_code == 202
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    sink = io.StringIO()
-    handler = logging.StreamHandler(sink)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield sink
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 async def test_no_secret_reaches_the_logs_from_the_resource_routes(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -22,6 +21,7 @@ from api.webhooks import SIGNATURE, TIMESTAMP, verify, watching
 from compose.settings import Settings
 from producers.topics import provision
 from tests.api.conftest import WEBHOOK_SECRET, Api, MakeApi
+from tests.api.live_stack import stop
 from tests.api.receiver import receiver
 
 pytestmark = pytest.mark.stack
@@ -67,13 +67,7 @@ def stack(
     try:
         yield own
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(*procs)
         session = cassandra_cluster.connect()
         session.execute(f"DROP KEYSPACE IF EXISTS {own.cassandra_keyspace}", timeout=60)
 

@@ -57,8 +57,7 @@ def running_live(folder: Path, cluster: Any) -> Iterator[Live]:
         with serving(settings, None) as base_url:  # type: ignore[arg-type]
             yield Live(base_url, settings, folder)
     finally:
-        for proc in procs:
-            stop(proc)
+        stop(*procs)
         session = cluster.connect()
         session.execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}", timeout=60)
 
