@@ -151,10 +151,11 @@ def main() -> int:
             del due[name]
             running[name] = subprocess.Popen(by_name[name].argv)
             print(f"restarted {name} (pid {running[name].pid})", flush=True)
-        exited = {n: p for n, p in running.items() if n not in due and p.poll() is not None}
-        dead = {n: p.returncode for n, p in exited.items()}
         fatal = {}
-        for name, returncode in dead.items():
+        for name, proc in running.items():
+            returncode = None if name in due else proc.poll()
+            if returncode is None:
+                continue
             pause = restarts[name].pause_after_exit(now) if by_name[name].restart else None
             if pause is None:
                 fatal[name] = returncode

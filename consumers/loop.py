@@ -211,15 +211,13 @@ class WorkerLoop:
         """Failed long work: retriable → dispatch the message again after a backoff (the worker
         exits past the budget); anything else → dead letter. Never left in flight."""
         try:
-            if not is_retriable(exc):
-                if not isinstance(exc, Exception):
-                    raise exc
+            if isinstance(exc, Exception) and not is_retriable(exc):
                 async with self._dispatching:
                     if self._generation == generation:
                         await self._dead_letter(tp, message, exc)
                         self.tracker.done(tp, message.offset)
                 return
-            if failures + 1 >= self.worker.retry_attempts:
+            if failures + 1 >= self.worker.retry_attempts or not isinstance(exc, Exception):
                 raise exc
             await asyncio.sleep(min(0.5 * 2**failures, 10.0))
             async with self._dispatching:
@@ -228,7 +226,9 @@ class WorkerLoop:
                 log.warning("retrying the work of %s@%s (failure %d): %r", tp, message.offset,
                             failures + 1, exc)  # fmt: skip
                 await self._dispatch(tp, message, generation, failures + 1)
-        except Exception as failed:
+        except asyncio.CancelledError:
+            raise  # the loop is stopping: the message stays uncommitted
+        except BaseException as failed:
             log.error("giving up on %s@%s: the worker exits", tp, message.offset)
             self._failure = failed
 
