@@ -36,6 +36,7 @@ class ReadCoalescer:
         self._in_flight = 0  # appends started that have not yet read (or ended)
         self._waiting = 0  # of which: waiting in ``read``
         self._pending: list[tuple[Span, asyncio.Future[dict[int, str]]]] = []
+        self._flush_scheduled = False
 
     def enter(self) -> None:
         self._in_flight += 1
@@ -55,13 +56,25 @@ class ReadCoalescer:
             futures.append(done)
         self._waiting += 1
         try:
-            self._maybe_flush()
+            self._flush_soon()
             found: dict[int, str] = {}
             for part in await asyncio.gather(*futures):
                 found.update(part)
             return found
         finally:
             self._waiting -= 1
+
+    def _flush_soon(self) -> None:
+        """Decide on the next turn of the loop, not now: appends started together (``gather``)
+        run their first steps one after another, so the first to read would otherwise find
+        itself alone in flight and send a read of its own, and so would every later one."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self._maybe_flush()
 
     def _maybe_flush(self) -> None:
         if self._pending and self._waiting >= self._in_flight:
