@@ -17,9 +17,8 @@ def main(argv: list[str]) -> None:
     settings = Settings()
     flags = set(argv[1:])
     if argv[:1] == ["worker"] and flags <= {"--strict-store", "--pipelined"}:
-        from faust import Worker
-
         from streams.app import StreamsOptions, create_app
+        from streams.transport import Worker
 
         pipelined = {"pipelined": True, "batch_size": 2_000}
         options = StreamsOptions.from_settings(

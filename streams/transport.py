@@ -17,6 +17,7 @@ after ``fetch_max_wait_ms`` (default 25 ms), at the price of that many idle fetc
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
@@ -41,6 +42,16 @@ class _Consumer(driver.Consumer):
 
 class Transport(driver.Transport):
     Consumer = _Consumer
+
+
+class Worker(faust.Worker):
+    """``faust.Worker`` without the terminal spinner. Faust installs the spinner's handler on the
+    root logger and sets the root level to DEBUG for it, whatever ``loglevel`` says: every debug
+    call of aiokafka, the Cassandra driver and Faust then builds a log record (about a tenth of
+    the processor's CPU at 500 events/s, ``tests/benchmarks/events.md``)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
 
 
 class App(faust.App):
