@@ -13,7 +13,6 @@ retired model is a 409 before anything is published.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Annotated, Any
 
@@ -97,7 +96,7 @@ async def find_model(resources: Resources, model_id: str) -> ModelState:
 
 
 def model_out(state: ModelState) -> ModelDetail:
-    return ModelDetail.model_validate({**dataclasses.asdict(state), "status": state.status.value})
+    return ModelDetail.model_validate(state, from_attributes=True)  # no deep copy
 
 
 async def managed_model(

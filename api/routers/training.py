@@ -76,7 +76,7 @@ async def find_job(resources: Resources, job_id: str) -> JobState:
 
 
 def job_out(state: JobState) -> JobOut:
-    return JobOut.model_validate({**dataclasses.asdict(state), "status": state.status.value})
+    return JobOut.model_validate(state, from_attributes=True)  # no deep copy (asdict: ~40 µs)
 
 
 async def _check_model(resources: Resources, principal: Principal, body: NewJob) -> str:
