@@ -82,7 +82,9 @@ def _ours(
 
 
 def _celery(port: int) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the stack's Redis (its port follows the settings), db 7: never the platform's keys
+    redis_url = Settings().redis_url.rsplit("/", 1)[0] + "/7"
+    env = {"BENCH_CELERY_REDIS": redis_url, **os.environ, "PYTHONPATH": str(ROOT)}
     module = "tests.benchmarks.bench_api_celery"
     worker = [
         sys.executable,

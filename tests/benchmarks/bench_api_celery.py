@@ -7,8 +7,8 @@ validate the request and record the job as PENDING (here: return its record, whi
 backend stores). Deliberately lighter than our API (no auth, no rate limit, no Avro, no
 ownership checks), so a comparison flatters Celery, not us.
 
-Own Redis db (``BENCH_CELERY_REDIS``, default db 7 of the local Redis) and key prefix, so it
-never touches the platform's keys. Run by ``bench_api``: the worker as
+Own Redis db (``BENCH_CELERY_REDIS``; ``bench_api`` passes db 7 of the stack's Redis) and key
+prefix, so it never touches the platform's keys. Run by ``bench_api``: the worker as
 ``python -m celery -A tests.benchmarks.bench_api_celery worker --pool=solo``, the app as
 ``uvicorn tests.benchmarks.bench_api_celery:app``.
 """
