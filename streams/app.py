@@ -110,10 +110,13 @@ async def _consume(stream: Any, pipeline: EventPipeline, options: StreamsOptions
 
 def create_app(settings: Settings, options: StreamsOptions | None = None) -> faust.App:
     options = options or StreamsOptions.from_settings(settings)
+    datadir = settings.home / "streams" / f"{options.app_id}-data"  # Faust's default: the cwd
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last folder
     app = App(
         options.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        datadir=str(datadir),
         web_enabled=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
