@@ -8,10 +8,12 @@ one error handler).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 
+from api.ratelimit import Read
 from schemas.catalog import aggregate_named
 from schemas.snapshot import from_json
 from streams.projection import ProjectionKeys
@@ -19,6 +21,7 @@ from streams.projection import ProjectionKeys
 # the farthest a list page may start (the routes' ``offset`` bound): far past any real list, and
 # with the page's end inside the signed 64-bit range Redis takes (past it ZREVRANGE is an error)
 MAX_OFFSET = 1_000_000_000
+FIELDS = ("kind", "state")  # of a stream's projection hash that a state read needs
 
 
 class ProjectionReader:
@@ -27,13 +30,12 @@ class ProjectionReader:
 
     async def get(self, stream_id: str, kind: str) -> Any | None:
         """The state of ``stream_id`` if it is projected and of ``kind``, else ``None``."""
-        row: list[bytes | str | None] = await self._redis.hmget(
-            self._keys.stream(stream_id), "kind", "state"
-        )
-        found_kind, state = row
-        if found_kind is None or state is None or _text(found_kind) != kind:
-            return None
-        return from_json(type(aggregate_named(kind).initial()), state)
+        row: list[bytes | str | None] = await self._redis.hmget(self.read(stream_id).key, *FIELDS)
+        return state_of(row, kind)
+
+    def read(self, stream_id: str) -> Read:
+        """The read of ``get``, to hand to the rate-limit script (``api.ratelimit``)."""
+        return Read(self._keys.stream(stream_id), FIELDS)
 
     async def ids(self, kind: str, owner: str | None, offset: int, limit: int) -> list[str]:
         """Ids of ``kind`` (all, or ``owner``'s), newest first."""
@@ -58,6 +60,14 @@ class ProjectionReader:
 
     async def count(self, kind: str) -> int:
         return int(await self._redis.zcard(self._keys.by_time(kind)))
+
+
+def state_of(row: Sequence[bytes | str | None], kind: str) -> Any | None:
+    """The state in a ``FIELDS`` row of the projection, if there is one of ``kind``."""
+    found_kind, state = row
+    if found_kind is None or state is None or _text(found_kind) != kind:
+        return None
+    return from_json(type(aggregate_named(kind).initial()), state)
 
 
 def _text(value: bytes | str) -> str:

@@ -13,6 +13,12 @@ Every limited response carries the IETF ``RateLimit-Policy`` / ``RateLimit`` hea
 The same script first checks any lock keys it is handed (the bad-API-key lockout of the caller's
 address, ``api.auth.lockout``): an authenticated request costs one Redis round trip, not a
 lockout read plus a GCRA call. A locked caller is refused before it is counted.
+
+A route may also hand the script one hash to read (``Read``: the Redis projection's entry of the
+resource in its path) and get the fields back with the decision, read only when the request is
+allowed: the hottest read, ``GET`` of a job's status, is then one round trip instead of two. Every
+await that suspends a request resumes through the whole middleware and dependency stack, so a
+second round trip cost ~40 % of that request's CPU (``tests/benchmarks/api.md``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from api.config import RateTier
 from api.errors import LockedOut, TooManyRequests
 
 _GCRA = """
-for i = 2, #KEYS do
+local locks = tonumber(ARGV[3])
+for i = 2, 1 + locks do
   local locked = redis.call('PTTL', KEYS[i])
   if locked > 0 then return {-1, i, tostring(locked), '0'} end
 end
@@ -43,8 +50,21 @@ if now < allow_at then
 end
 redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now))
 local remaining = math.floor((now - allow_at) / emission + 1e-9)
-return {1, remaining, '0', tostring(new_tat - now)}
+local result = {1, remaining, '0', tostring(new_tat - now)}
+if #KEYS > 1 + locks then
+  local row = redis.call('HMGET', KEYS[#KEYS], unpack(ARGV, 4))
+  for i = 1, #row do result[4 + i] = row[i] end
+end
+return result
 """
+
+
+@dataclass(frozen=True)
+class Read:
+    """A hash to read with the rate-limit decision: ``HMGET key *fields``."""
+
+    key: str
+    fields: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,7 @@ class Decision:
     remaining: int
     retry_after_s: int
     reset_s: int
+    read: tuple[bytes | None, ...] = ()  # the fields of the ``Read``, when one was asked for
 
     def headers(self) -> dict[str, str]:
         window = f"{self.window_s:g}"
@@ -70,14 +91,20 @@ class RateLimiter:
         self._prefix, self._tiers = prefix, tiers
         self._script = client.register_script(_GCRA)
 
-    async def hit(self, caller: str, tier_name: str, locks: tuple[str, ...] = ()) -> Decision:
-        """Count a request unless one of the ``locks`` keys is set (then ``LockedOut``)."""
+    async def hit(
+        self, caller: str, tier_name: str, locks: tuple[str, ...] = (), read: Read | None = None
+    ) -> Decision:
+        """Count a request unless one of the ``locks`` keys is set (then ``LockedOut``); read
+        ``read`` in the same round trip if the request is allowed."""
         tier = self._tiers[tier_name]
         emission_ms = tier.window_s * 1000 / tier.limit
         key = f"{self._prefix}rl:{tier_name}:{caller}"
-        allowed, remaining, retry_ms, reset_ms = await self._script(
-            keys=[key, *locks], args=[repr(emission_ms), repr(emission_ms * tier.limit)]
-        )
+        keys: list[str] = [key, *locks]
+        fields: tuple[str, ...] = ()
+        if read is not None:
+            keys, fields = [*keys, read.key], read.fields
+        args = [repr(emission_ms), repr(emission_ms * tier.limit), str(len(locks)), *fields]
+        allowed, remaining, retry_ms, reset_ms, *row = await self._script(keys=keys, args=args)
         if int(allowed) < 0:
             raise LockedOut(
                 "too many failed attempts; try again later",
@@ -92,12 +119,15 @@ class RateLimiter:
             int(remaining),
             math.ceil(float(retry_ms) / 1000),
             math.ceil(float(reset_ms) / 1000),
+            tuple(row),
         )
 
-    async def enforce(self, caller: str, tier_name: str, locks: tuple[str, ...] = ()) -> Decision:
+    async def enforce(
+        self, caller: str, tier_name: str, locks: tuple[str, ...] = (), read: Read | None = None
+    ) -> Decision:
         """Count a request; raise 429 (with all headers) when the caller is over its tier, or
         ``LockedOut`` (429) when one of ``locks`` is set."""
-        decision = await self.hit(caller, tier_name, locks)
+        decision = await self.hit(caller, tier_name, locks, read)
         if not decision.allowed:
             raise TooManyRequests(
                 f"rate limit of tier {tier_name!r} exceeded",

@@ -24,6 +24,7 @@ from api.auth import api_keys
 from api.auth.permissions import PUBLIC, Permission, Role, allows
 from api.errors import InvalidApiKey, NotAuthenticated, PermissionDenied
 from api.observability.context import extra_response_headers
+from api.ratelimit import Read
 from api.resources import Resources
 
 _bearer = HTTPBearer(auto_error=False, description="JWT access token from /api/v1/auth/login")
@@ -97,16 +98,25 @@ async def authenticate(
     raise NotAuthenticated("credentials required: a Bearer access token or an X-API-Key")
 
 
-def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
-    """The dependency of a route that needs ``permission``; it resolves to the caller."""
+def require(
+    permission: Permission, read: Callable[[Request], Read] | None = None
+) -> Callable[..., Awaitable[Principal]]:
+    """The dependency of a route that needs ``permission``; it resolves to the caller.
+
+    ``read`` names a Redis hash the route will read (from the request's path): it is read with
+    the rate-limit decision, in the same round trip, and the route finds it with ``prefetched``.
+    """
 
     async def dependency(
         request: Request, principal: Annotated[Principal, Depends(authenticate)]
     ) -> Principal:
         resources = resources_of(request)
         decision = await resources.rate_limiter.enforce(
-            principal.rate_key, principal.tier, principal.lock_keys
-        )
+            principal.rate_key, principal.tier, principal.lock_keys,
+            read(request) if read is not None else None,
+        )  # fmt: skip
+        if read is not None:
+            request.state.prefetched = decision.read
         extra_response_headers(request.scope).update(decision.headers())
         if not allows(principal.role, permission):
             raise PermissionDenied(
@@ -117,6 +127,12 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
 
     dependency.required_permission = permission  # type: ignore[attr-defined]
     return dependency
+
+
+def prefetched(request: Request) -> tuple[bytes | None, ...] | None:
+    """The fields the route's ``require(…, read=…)`` read, or ``None`` if it asked for none."""
+    row: tuple[bytes | None, ...] | None = getattr(request.state, "prefetched", None)
+    return row
 
 
 async def public() -> None:

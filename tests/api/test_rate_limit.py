@@ -10,7 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from api.config import RateTier
-from api.ratelimit import RateLimiter
+from api.errors import LockedOut
+from api.ratelimit import RateLimiter, Read
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.stack
@@ -63,3 +64,50 @@ async def test_quota_refills_at_the_emission_rate(redis_url: str, unique: str) -
         assert (await limiter.hit("c", "fast")).allowed
     finally:
         await client.aclose()
+
+
+async def test_a_read_handed_to_the_limiter_comes_back_with_an_allowed_decision(
+    redis_url: str, unique: str
+) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        limiter = RateLimiter(
+            client, f"qllm:test:{unique}:", {"two": RateTier(limit=2, window_s=60.0)}
+        )
+        await client.hset(f"qllm:test:{unique}:h", mapping={"kind": "job", "state": "{}"})
+        held = Read(f"qllm:test:{unique}:h", ("kind", "state", "absent"))
+        first = await limiter.hit("c", "two", read=held)
+        missing = await limiter.hit("c", "two", read=Read(f"qllm:test:{unique}:none", ("kind",)))
+        refused = await limiter.hit("c", "two", read=held)
+        plain = await limiter.hit("d", "two")
+        assert first.allowed and first.read == (b"job", b"{}", None)
+        assert missing.allowed and missing.read == (None,)
+        assert not refused.allowed and refused.read == ()  # nothing is read for a refusal
+        assert plain.allowed and plain.read == () and plain.remaining == 1
+    finally:
+        await client.aclose()
+
+
+async def test_a_locked_caller_is_refused_before_the_read(redis_url: str, unique: str) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        prefix = f"qllm:test:{unique}:"
+        limiter = RateLimiter(client, prefix, {"two": RateTier(limit=2, window_s=60.0)})
+        await client.set(f"{prefix}lock:ip:1.2.3.4", "1", px=60_000)
+        with pytest.raises(LockedOut):
+            await limiter.hit(
+                "c", "two", (f"{prefix}lock:ip:1.2.3.4",), Read(f"{prefix}h", ("kind",))
+            )
+        assert await client.get(f"{prefix}rl:two:c") is None  # not counted either
+    finally:
+        await client.aclose()
+
+
+async def test_a_job_status_over_the_tier_is_429_and_within_it_the_job(api: Api) -> None:
+    created = await api.key_with(await api.as_admin(), tier="tiny")
+    key = {"X-API-Key": created["api_key"]}
+    answers = [await api.client.get("/api/v1/training/jobs/job-none", headers=key)
+               for _ in range(4)]  # fmt: skip
+    assert [a.status_code for a in answers] == [404, 404, 404, 429]
+    assert answers[0].json()["details"] == {"job_id": "job-none"}
+    assert answers[3].json()["error"] == "rate_limited"
