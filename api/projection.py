@@ -8,11 +8,13 @@ one error handler).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from fastapi import Request
 from redis.asyncio import Redis
 
+from api.auth.principal import prefetched, resources_of
 from api.ratelimit import Read
 from schemas.catalog import aggregate_named
 from schemas.snapshot import from_json
@@ -60,6 +62,28 @@ class ProjectionReader:
 
     async def count(self, kind: str) -> int:
         return int(await self._redis.zcard(self._keys.by_time(kind)))
+
+
+def path_read(param: str) -> Callable[[Request], Read]:
+    """For ``require(permission, read)``: the projection entry of the stream named by the path
+    parameter ``param``, read with the rate-limit decision (see ``api.ratelimit``)."""
+
+    def read(request: Request) -> Read:
+        resources = resources_of(request)
+        stream_id = str(request.path_params[param])
+        return ProjectionReader(resources.redis, resources.projection_keys).read(stream_id)
+
+    return read
+
+
+async def state_for(request: Request, stream_id: str, kind: str) -> Any | None:
+    """``ProjectionReader.get`` for the request's route, from the row its ``path_read`` already
+    read when it has one."""
+    row = prefetched(request)
+    if row is not None:
+        return state_of(row, kind)
+    resources = resources_of(request)
+    return await ProjectionReader(resources.redis, resources.projection_keys).get(stream_id, kind)
 
 
 def state_of(row: Sequence[bytes | str | None], kind: str) -> Any | None:

@@ -26,7 +26,7 @@ from api.auth.permissions import Permission
 from api.auth.principal import Principal, require, resources_of
 from api.errors import Conflict, NotFound
 from api.history import events_of
-from api.projection import MAX_OFFSET, ProjectionReader
+from api.projection import MAX_OFFSET, ProjectionReader, path_read, state_for
 from api.resources import Resources
 from api.routers import extensions
 from api.validation import check_preset, field_error
@@ -45,6 +45,8 @@ from schemas.records import command
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 Reader = Annotated[Principal, Depends(require(Permission.MODELS_READ))]
+# the model of the path is read with the rate-limit decision (one Redis round trip)
+ModelReader = Annotated[Principal, Depends(require(Permission.MODELS_READ, path_read("model_id")))]
 Writer = Annotated[Principal, Depends(require(Permission.MODELS_WRITE))]
 ExtensionReader = Annotated[Principal, Depends(require(Permission.EXTENSIONS_READ))]
 ExtensionWriter = Annotated[Principal, Depends(require(Permission.EXTENSIONS_WRITE))]
@@ -85,10 +87,15 @@ def model_location(model_id: str) -> str:
     return f"/api/v1/models/{model_id}"
 
 
-async def find_model(resources: Resources, model_id: str) -> ModelState:
-    state = await ProjectionReader(resources.redis, resources.projection_keys).get(
-        model_id, "model"
-    )
+async def find_model(
+    resources: Resources, model_id: str, request: Request | None = None
+) -> ModelState:
+    """The model as projected (with ``request``: from the row its ``ModelReader`` read, if any)."""
+    if request is not None:
+        state = await state_for(request, model_id, "model")
+    else:
+        projection = ProjectionReader(resources.redis, resources.projection_keys)
+        state = await projection.get(model_id, "model")
     if state is None:
         raise NotFound("no such model", details={"model_id": model_id})
     assert isinstance(state, ModelState)
@@ -158,8 +165,8 @@ async def create_model(body: NewModel, request: Request, principal: Writer) -> J
 
 
 @router.get("/{model_id}", response_model=ModelDetail, summary="A model as it is now")
-async def get_model(model_id: str, request: Request, principal: Reader) -> ModelDetail:
-    return model_out(await find_model(resources_of(request), model_id))
+async def get_model(model_id: str, request: Request, principal: ModelReader) -> ModelDetail:
+    return model_out(await find_model(resources_of(request), model_id, request))
 
 
 @router.patch(
@@ -304,8 +311,8 @@ async def unload_model(model_id: str, request: Request, principal: Writer) -> JS
 
 
 @router.get("/{model_id}/status", response_model=ModelStatusOut, summary="Lifecycle status")
-async def model_status(model_id: str, request: Request, principal: Reader) -> ModelStatusOut:
-    state = await find_model(resources_of(request), model_id)
+async def model_status(model_id: str, request: Request, principal: ModelReader) -> ModelStatusOut:
+    state = await find_model(resources_of(request), model_id, request)
     return ModelStatusOut(
         model_id=model_id,
         status=state.status.value,

@@ -26,11 +26,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api import commands
 from api.auth.ownership import ensure_can_manage
 from api.auth.permissions import Permission
-from api.auth.principal import Principal, prefetched, require, resources_of
+from api.auth.principal import Principal, require, resources_of
 from api.datasets import DatasetStore
 from api.errors import Conflict, NotFound
 from api.history import events_of
-from api.projection import MAX_OFFSET, ProjectionReader, state_of
+from api.projection import MAX_OFFSET, ProjectionReader, path_read, state_for
 from api.resources import Resources
 from api.validation import check_hyperparameters, check_preset, field_error
 from api.wire.training import (
@@ -53,10 +53,7 @@ from streams.sse import MEDIA_TYPE, sse_frames
 router = APIRouter(prefix="/api/v1/training", tags=["training"])
 Reader = Annotated[Principal, Depends(require(Permission.JOBS_READ))]
 # the job of the path is read with the rate-limit decision: a status poll is one Redis round trip
-JobReader = Annotated[
-    Principal,
-    Depends(require(Permission.JOBS_READ, lambda r: reader(resources_of(r)).read(_job_id(r)))),
-]
+JobReader = Annotated[Principal, Depends(require(Permission.JOBS_READ, path_read("job_id")))]
 Writer = Annotated[Principal, Depends(require(Permission.JOBS_WRITE))]
 TERMINAL_EVENTS = (jobs.JobSucceeded, jobs.JobFailed, jobs.JobCancelled)
 _ACCEPTED: dict[int | str, dict[str, Any]] = {
@@ -72,14 +69,12 @@ def reader(resources: Resources) -> ProjectionReader:
     return ProjectionReader(resources.redis, resources.projection_keys)
 
 
-def _job_id(request: Request) -> str:
-    return str(request.path_params["job_id"])
-
-
 async def find_job(resources: Resources, job_id: str, request: Request | None = None) -> JobState:
-    """The job as projected; from the row ``JobReader`` read already when ``request`` has one."""
-    row = prefetched(request) if request is not None else None
-    state = state_of(row, "job") if row is not None else await reader(resources).get(job_id, "job")
+    """The job as projected (with ``request``: from the row its ``JobReader`` read, if any)."""
+    if request is not None:
+        state = await state_for(request, job_id, "job")
+    else:
+        state = await reader(resources).get(job_id, "job")
     if state is None:
         raise NotFound("no such training job", details={"job_id": job_id})
     assert isinstance(state, JobState)

@@ -111,3 +111,12 @@ async def test_a_job_status_over_the_tier_is_429_and_within_it_the_job(api: Api)
     assert [a.status_code for a in answers] == [404, 404, 404, 429]
     assert answers[0].json()["details"] == {"job_id": "job-none"}
     assert answers[3].json()["error"] == "rate_limited"
+
+
+async def test_a_model_status_over_the_tier_is_429_and_within_it_the_model(api: Api) -> None:
+    created = await api.key_with(await api.as_admin(), tier="tiny")
+    key = {"X-API-Key": created["api_key"]}
+    paths = ["/api/v1/models/model-none", "/api/v1/models/model-none/status"] * 2
+    answers = [await api.client.get(path, headers=key) for path in paths]
+    assert [a.status_code for a in answers] == [404, 404, 404, 429]
+    assert answers[1].json()["details"] == {"model_id": "model-none"}
