@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +33,36 @@ class ExtensionsConfig:
     quantum: bool = False
     quantum_group: Literal["prime", "cyclic"] = "prime"
     observer: bool = False
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, str]) -> ExtensionsConfig:
+        """The defaults with ``values`` applied: field names to values written as strings (what a
+        model's extension settings and a training job's ``extensions`` carry). An unknown name or
+        a value its field's type cannot parse raises ``ConfigError`` naming it."""
+        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
+        parsed: dict[str, Any] = {}
+        for name, text in values.items():
+            if name not in kinds:
+                raise ConfigError(f"unknown extension setting {name!r}", name)
+            parsed[name] = _parse(name, str(kinds[name]), text)
+        config = cls(**parsed)
+        _check_extensions(config)
+        return config
+
+
+def _parse(name: str, kind: str, text: str) -> Any:
+    try:
+        if kind == "bool":
+            if text.strip().lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.strip().lower() in ("true", "1")
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"extensions.{name}={text!r} is not a {kind}", text) from None
+    return text  # str and Literal fields; their allowed values are validate()'s check
 
 
 @dataclass(frozen=True)
@@ -146,12 +177,24 @@ def validate(c: ModelConfig) -> None:
         f"pre_manifest_iterations={c.pre_manifest_iterations} must be >= 1",
         c.pre_manifest_iterations,
     )
-    e = c.extensions
-    _require(e.memory_top_k >= 1, f"extensions.memory_top_k={e.memory_top_k} must be >= 1", e)
+    _check_extensions(c.extensions)
+
+
+def _check_extensions(e: ExtensionsConfig) -> None:
+    for name in ("memory_slots", "memory_top_k", "image_dim"):
+        value = getattr(e, name)
+        _require(value >= 1, f"extensions.{name}={value} must be >= 1", value)
+    gate = e.memory_gate
+    _require(gate >= 0, f"extensions.memory_gate={gate} must be >= 0", gate)
     _require(
         e.fusion in ("add", "cross_attention"),
         f"extensions.fusion={e.fusion!r} is not 'add' or 'cross_attention'",
         e.fusion,
+    )
+    _require(
+        e.quantum_group in ("prime", "cyclic"),
+        f"extensions.quantum_group={e.quantum_group!r} is not 'prime' or 'cyclic'",
+        e.quantum_group,
     )
 
 

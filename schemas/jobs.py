@@ -61,6 +61,10 @@ class StartTraining(Command):
     dataset_id: str = "default"
     hyperparameters: dict[str, float] = field(default_factory=dict)
     callback_url: str | None = None
+    # v3: the model's extensions when the job was submitted, as ``model.ExtensionsConfig`` field
+    # names to values written as strings ({"memory": "True", "memory_slots": "64"}); what the
+    # training worker builds the model with (empty: every extension off)
+    extensions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -152,6 +156,7 @@ class JobSubmitted(Event):
     dataset_id: str = "default"
     hyperparameters: dict[str, float] = field(default_factory=dict)
     callback_url: str | None = None
+    extensions: dict[str, str] = field(default_factory=dict)  # v3, as StartTraining's
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -260,6 +265,7 @@ class JobState:
     dataset_id: str = "default"
     hyperparameters: dict[str, float] = field(default_factory=dict)
     callback_url: str | None = None
+    extensions: dict[str, str] = field(default_factory=dict)
     retries_used: int = 0
     worker_id: str | None = None
     step: int = 0
@@ -287,7 +293,8 @@ _STEP_FIELDS = ("step", "loss", "lr", "tokens_per_s", "grad_norm", "mean_iterati
 
 def _submit(state: JobState, c: Any) -> Decided:
     payload = {name: getattr(c, name) for name in _SUBMITTED}
-    return [(JobSubmitted, {**payload, "hyperparameters": dict(c.hyperparameters)})]
+    copied = {"hyperparameters": dict(c.hyperparameters), "extensions": dict(c.extensions)}
+    return [(JobSubmitted, {**payload, **copied})]
 
 
 def _step(state: JobState, c: Any) -> Decided:
@@ -380,7 +387,7 @@ def _apply(state: JobState, e: Event) -> JobState:
                 preset=e.preset, max_steps=e.max_steps, retry_budget=e.retry_budget,
                 training_type=e.training_type, dataset_id=e.dataset_id,
                 hyperparameters=dict(e.hyperparameters), callback_url=e.callback_url,
-                submitted_at=e.occurred_at,
+                extensions=dict(e.extensions), submitted_at=e.occurred_at,
             )  # fmt: skip
         case JobStarting() | JobRunning():
             status = S.STARTING if isinstance(e, JobStarting) else S.RUNNING

@@ -10,7 +10,9 @@ never move the status. ``UpdateModel`` names only what changes (``None``: keep);
 rule. ``ConfigureModelExtension`` switches one extension of the model on or off and may change
 some of its settings (strings: the model's ``ExtensionsConfig`` field types parse them where the
 model is built); its ``ModelExtensionConfigured`` carries the extension's full settings after
-the change. Which extension names and settings exist is the API's check, not the fold's.
+the change. Which extension names and settings exist is the API's check, not the fold's. A
+training job submitted for the model carries its extensions (``training_extensions``) and the
+trained checkpoint's config keeps them; so a change applies from the model's next training job.
 """
 
 from __future__ import annotations
@@ -145,6 +147,16 @@ class ModelState:
     tags: list[str] = field(default_factory=list)
     enabled_extensions: list[str] = field(default_factory=list)  # sorted names
     extension_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def training_extensions(state: ModelState) -> dict[str, str]:
+    """What a training job of this model carries as ``StartTraining.extensions``: each enabled
+    extension's switch (its name) on, and its settings; a disabled one's settings are left out
+    (they take effect if it is switched on for a later job)."""
+    flat: dict[str, str] = {}
+    for name in state.enabled_extensions:
+        flat |= {name: "True", **state.extension_settings.get(name, {})}
+    return flat
 
 
 Decided = list[tuple[type[Event], dict[str, Any]]]

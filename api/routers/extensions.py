@@ -21,7 +21,7 @@ from api.auth.permissions import Permission
 from api.auth.principal import Principal, require
 from api.errors import NotFound
 from api.validation import field_error
-from model import ExtensionsConfig
+from model import ConfigError, ExtensionsConfig
 
 router = APIRouter(prefix="/api/v1/extensions", tags=["extensions"])
 Reader = Annotated[Principal, Depends(require(Permission.EXTENSIONS_READ))]
@@ -96,6 +96,10 @@ def check_settings(name: str, settings: dict[str, Any]) -> dict[str, str]:
             parsed = _ADAPTERS[key].validate_python(value, strict=not isinstance(value, str))
         except ValidationError as exc:
             raise field_error(field, exc.errors()[0]["msg"], value) from exc
+        try:  # the model's own range checks (slots >= 1 …), so no job fails on them later
+            ExtensionsConfig.from_strings({key: str(parsed)})
+        except ConfigError as exc:
+            raise field_error(field, str(exc), value) from exc
         checked[key] = str(parsed)
     return checked
 

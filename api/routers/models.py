@@ -8,7 +8,9 @@ the results topic. Reads come from
 the projection (the model now) and the event store (its published checkpoints, the versions).
 ``models:write`` registers; updating, retiring, loading and unloading need the caller to own the
 model (or be an admin); so do extension changes, under ``extensions:write``. A change to a
-retired model is a 409 before anything is published.
+retired model is a 409 before anything is published. Extensions take effect from the model's
+next training job: a job carries the model's switched-on extensions when it is submitted (shown
+as the job's ``extensions``), and the checkpoint it trains keeps them for inference.
 """
 
 from __future__ import annotations
@@ -220,6 +222,8 @@ async def _configure(
     status_code=202,
     responses=_ACCEPTED,
     summary="Switch an extension of the model and/or change its settings",
+    description="Takes effect from the model's next training job (the job carries the model's "
+    "switched-on extensions; its checkpoint keeps them for inference).",
 )
 async def update_model_extension(
     model_id: str, name: str, body: ExtensionPatch, request: Request, principal: ExtensionWriter

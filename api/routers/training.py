@@ -45,7 +45,7 @@ from api.wire.training import (
 from schemas import jobs
 from schemas.codec import default_codec
 from schemas.jobs import JobState, JobStatus
-from schemas.models import ModelState, ModelStatus
+from schemas.models import ModelState, ModelStatus, training_extensions
 from schemas.records import Command, Event, command
 from streams.feed import Feed, parse_last_event_id
 from streams.sse import MEDIA_TYPE, sse_frames
@@ -85,17 +85,21 @@ def job_out(state: JobState) -> JobOut:
     return JobOut.model_validate(state, from_attributes=True)  # no deep copy (asdict: ~40 µs)
 
 
-async def _check_model(resources: Resources, principal: Principal, body: NewJob) -> str:
+async def _check_model(
+    resources: Resources, principal: Principal, body: NewJob
+) -> tuple[str, dict[str, str]]:
+    """(the model id, the extensions the job trains it with: those the model has switched on)."""
     model_id = body.model_id or f"model-{uuid.uuid4().hex[:12]}"
     model = await reader(resources).get(model_id, "model") if body.model_id else None
-    if isinstance(model, ModelState):
-        ensure_can_manage(principal, model.owner, Permission.MODELS_WRITE, f"model {model_id}")
-        if model.status in (ModelStatus.RETIRED, ModelStatus.TRAINING):
-            raise Conflict(
-                f"model {model_id} is {model.status.value}",
-                details={"model_id": model_id, "status": model.status.value},
-            )
-    return model_id
+    if not isinstance(model, ModelState):
+        return model_id, {}  # a new model: the worker registers it, every extension off
+    ensure_can_manage(principal, model.owner, Permission.MODELS_WRITE, f"model {model_id}")
+    if model.status in (ModelStatus.RETIRED, ModelStatus.TRAINING):
+        raise Conflict(
+            f"model {model_id} is {model.status.value}",
+            details={"model_id": model_id, "status": model.status.value},
+        )
+    return model_id, training_extensions(model)
 
 
 def _check_dataset(resources: Resources, principal: Principal, body: NewJob) -> None:
@@ -161,7 +165,7 @@ async def create_job(
     if body.callback_url is not None and resources.config.webhook_secret is None:
         raise field_error("callback_url", "webhooks are off here (no QLLM_API_WEBHOOK_SECRET)")
     _check_dataset(resources, principal, body)
-    model_id = await _check_model(resources, principal, body)
+    model_id, model_extensions = await _check_model(resources, principal, body)
     record = command(
         jobs.StartTraining,
         job_id,
@@ -175,6 +179,7 @@ async def create_job(
         dataset_id=body.dataset_id,
         hyperparameters=dict(body.hyperparameters),
         callback_url=str(body.callback_url) if body.callback_url else None,
+        extensions=model_extensions,
     )
     record = dataclasses.replace(record, event_id=command_id)
     return await commands.accept(resources, record, job_location(job_id), {"model_id": model_id})

@@ -61,6 +61,10 @@ class JobOut(BaseModel):
     dataset_id: str
     hyperparameters: dict[str, float]
     callback_url: str | None
+    extensions: dict[str, str] = Field(
+        default_factory=dict,
+        description="the model's extensions this job trains with (set when it was submitted)",
+    )
     retries_used: int
     worker_id: str | None
     step: int

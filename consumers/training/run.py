@@ -10,8 +10,10 @@ an uploaded dataset under ``data_root`` (``consumers.training.datasets``), of th
 training type wants (``standard`` → text; ``dialogue``, ``empathy``, ``function_calling`` → their
 records), whose last tenth (at least one record, when there are two or more) is held out. The
 held-out part is the evaluation set; a fresh tokenizer is trained on every text of the data.
-``hyperparameters`` override the ``TrainingConfig`` fields of the same name
-(``learning_rate``, ``weight_decay``, ``warmup_steps``, ``grad_clip``, ``seed`` …); an unknown
+A fresh model is the job's preset with the model's ``extensions`` switched on (what the job
+was submitted with; an invalid setting is the job's own error); a resumed one is what its
+checkpoint's config says. ``hyperparameters`` override the ``TrainingConfig`` fields of the same
+name (``learning_rate``, ``weight_decay``, ``warmup_steps``, ``grad_clip``, ``seed`` …); an unknown
 name is the job's own error. A resumed attempt takes model, tokenizer, optimizer and RNG state
 from the newest checkpoint the job's stream records (``JobSpec.resume_at_most``), so it continues
 exactly where that checkpoint left off.
@@ -33,9 +35,11 @@ from consumers.config import WorkerSettings
 from consumers.errors import JobError
 from consumers.training.datasets import load_dataset
 from model import (
+    ConfigError,
     DialogueRecord,
     Directive,
     Document,
+    ExtensionsConfig,
     StepCallback,
     StepReport,
     Tokenizer,
@@ -73,6 +77,8 @@ class JobSpec:
     # resume from no checkpoint later than this step: the newest one the job's stream records
     # (a checkpoint saved after it may be ahead of the recorded steps); None: the newest there is
     resume_at_most: int | None = None
+    # the model's extensions (``StartTraining.extensions``): ExtensionsConfig fields as strings
+    extensions: dict[str, str] = field(default_factory=dict)
 
 
 OnCheckpoint = Callable[[int, Path, str | None], None]  # step, folder, forcing command id
@@ -135,8 +141,13 @@ def training_data(spec: JobSpec, worker: WorkerSettings) -> TrainingData:
 
 
 def _fresh(spec: JobSpec, texts: list[str]) -> tuple[Any, Tokenizer]:
+    try:
+        extensions = ExtensionsConfig.from_strings(spec.extensions)
+    except ConfigError as exc:
+        raise JobError(spec.job_id, f"model extensions: {exc}") from exc
     tokenizer = Tokenizer.train(texts, vocab_size=512)
-    return build_model(preset(spec.preset, vocab_size=tokenizer.vocab_size)), tokenizer
+    config = preset(spec.preset, vocab_size=tokenizer.vocab_size, extensions=extensions)
+    return build_model(config), tokenizer
 
 
 def _guard(job_id: str) -> Callable[[StepReport], None]:

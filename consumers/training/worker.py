@@ -190,7 +190,8 @@ class TrainingHandler:
     def _launch(self, folded: Folded, job_id: str, tp: TopicPartition) -> Pending:
         s = folded.state
         spec = JobSpec(job_id, s.preset, s.max_steps, self.store.workdir(job_id), s.training_type,
-                       s.dataset_id, dict(s.hyperparameters), self._data_root)  # fmt: skip
+                       s.dataset_id, dict(s.hyperparameters), self._data_root,
+                       extensions=dict(s.extensions))  # fmt: skip
         job = RunningJob(spec, folded, tp, asyncio.Lock())
         self.jobs[job_id] = job
         job.task = asyncio.create_task(self._drive(job))

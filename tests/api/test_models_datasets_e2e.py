@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
 
 from api.auth.permissions import Role
@@ -164,3 +165,37 @@ async def test_a_dialogue_job_trains_on_an_uploaded_jsonl_dataset_to_succeeded(
     model = await _poll(live, f"{MODELS}/{job['model_id']}", trainer,
                         lambda m: m["status"] == "READY", 60)  # fmt: skip
     assert model["checkpoint_step"] == 4
+
+
+async def test_a_job_trains_the_model_with_the_extensions_switched_on_for_it(
+    live: Api, stack: Settings
+) -> None:
+    trainer = await live.user_with_role(Role.TRAINER, await live.as_admin())
+    mid = f"m-{uuid.uuid4().hex[:8]}"
+    created = await live.client.post(MODELS, json={"model_id": mid}, headers=trainer)
+    assert created.status_code == 202, created.text
+    await _poll(live, f"{MODELS}/{mid}", trainer, lambda m: m["status"] == "REGISTERED", 60)
+    range_error = await live.client.patch(
+        f"{MODELS}/{mid}/extensions/memory", json={"settings": {"memory_slots": 0}}, headers=trainer
+    )
+    assert range_error.status_code == 422, range_error.text  # the model's own check, up front
+    assert range_error.json()["details"]["fields"][0]["field"] == "settings.memory_slots"
+    for name, body in (("memory", {"enabled": True, "settings": {"memory_slots": 16}}),
+                       ("observer", {"enabled": True})):  # fmt: skip
+        switched = await live.client.patch(f"{MODELS}/{mid}/extensions/{name}", json=body,
+                                           headers=trainer)  # fmt: skip
+        assert switched.status_code == 202, switched.text
+    await _poll(live, f"{MODELS}/{mid}", trainer,
+                lambda m: m["enabled_extensions"] == ["memory", "observer"], 60)  # fmt: skip
+
+    body = {"model_id": mid, "preset": "tiny", "max_steps": 3}
+    submitted = await live.client.post("/api/v1/training/jobs", json=body, headers=trainer)
+    assert submitted.status_code == 202, submitted.text
+    job = await _poll(live, submitted.headers["Location"], trainer,
+                      lambda j: j["status"] in ("SUCCEEDED", "FAILED"), 180)  # fmt: skip
+    assert job["status"] == "SUCCEEDED", job
+    assert job["extensions"] == {"memory": "True", "memory_slots": "16", "observer": "True"}
+    with fsspec.open(f"{job['checkpoint_uri']}/config.json", "rt") as f:
+        trained = json.load(f)["model"]["extensions"]
+    assert (trained["memory"], trained["memory_slots"], trained["observer"]) == (True, 16, True)
+    assert not trained["multimodal"] and not trained["quantum"]

@@ -115,6 +115,17 @@ def test_redelivered_command_decides_identical_events() -> None:
     assert jobs.decide(JobState(), cmd) == jobs.decide(JobState(), cmd)
 
 
+def test_the_submitted_extensions_are_part_of_the_jobs_state() -> None:
+    extensions = {"memory": "True", "memory_slots": "64"}
+    cmd = command(jobs.StartTraining, "job-1", "ann", **PAYLOADS[jobs.StartTraining],
+                  extensions=extensions)  # fmt: skip
+    [submitted] = jobs.decide(JobState(), cmd)
+    assert isinstance(submitted, jobs.JobSubmitted) and submitted.extensions == extensions
+    assert jobs.evolve(JobState(), submitted).extensions == extensions
+    assert jobs.evolve(JobState(), jobs.decide(JobState(), _cmd(jobs.StartTraining))[0]
+                       ).extensions == {}  # fmt: skip
+
+
 def test_full_happy_path_folds_to_succeeded() -> None:
     state = JobState()
     for cls in (jobs.StartTraining, jobs.ClaimJob, jobs.MarkJobRunning, jobs.RecordTrainingStep,

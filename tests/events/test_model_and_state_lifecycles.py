@@ -129,6 +129,21 @@ def test_configuring_an_extension_merges_settings_and_switches_it() -> None:
     assert off.extension_settings["memory"] == {"memory_slots": "64", "memory_top_k": "2"}
 
 
+def test_a_training_job_carries_the_enabled_extensions_and_their_settings_only() -> None:
+    state = _model(M.READY)
+    assert models.training_extensions(state) == {}
+    state = _fold(state, models.ConfigureModelExtension, extension="memory", enabled=True,
+                  settings={"memory_slots": "64"})  # fmt: skip
+    state = _fold(state, models.ConfigureModelExtension, extension="observer", enabled=True)
+    state = _fold(state, models.ConfigureModelExtension, extension="multimodal", enabled=False,
+                  settings={"image_dim": "8"})  # fmt: skip
+    assert models.training_extensions(state) == {
+        "memory": "True", "memory_slots": "64", "observer": "True"
+    }  # fmt: skip
+    state = _fold(state, models.ConfigureModelExtension, extension="memory", enabled=False)
+    assert models.training_extensions(state) == {"observer": "True"}
+
+
 @pytest.mark.parametrize(("status", "cls"), list(STATE_LEGAL), ids=_ids)
 def test_legal_state_transition(status: T, cls: type[Command]) -> None:
     state = _qstate(status)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
-from model import ExtensionsConfig, ModelConfig, build_model
+from model import ConfigError, ExtensionsConfig, ModelConfig, build_model
 from model.extensions import MemoryExtension, ObserverExtension, QuantumExtension
 
 
@@ -96,3 +98,32 @@ def test_observer_records_iterations_and_entropy_per_layer_without_changing_outp
     first = observer.records[0]
     assert first.mean_iterations == tuple(float(m.iterations.mean()) for m in out.metadata)
     assert len(first.mean_entropy) == tiny.n_layers
+
+
+def test_extension_settings_written_as_strings_parse_with_their_field_types() -> None:
+    config = ExtensionsConfig.from_strings(
+        {"memory": "True", "memory_slots": "64", "memory_gate": "0.25", "fusion": "cross_attention",
+         "observer": "false"}
+    )  # fmt: skip
+    assert (config.memory, config.memory_slots, config.memory_gate) == (True, 64, 0.25)
+    assert (config.fusion, config.observer, config.quantum) == ("cross_attention", False, False)
+    assert ExtensionsConfig.from_strings({}) == ExtensionsConfig()
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"memory": "yes please"}, "extensions.memory"),
+        ({"memory_slots": "many"}, "extensions.memory_slots"),
+        ({"memory_slots": "0"}, "extensions.memory_slots"),
+        ({"memory_gate": "-1"}, "extensions.memory_gate"),
+        ({"fusion": "concat"}, "extensions.fusion"),
+        ({"quantum_group": "abelian"}, "extensions.quantum_group"),
+        ({"telepathy": "True"}, "telepathy"),
+    ],
+)
+def test_a_bad_extension_setting_is_a_config_error_naming_it(
+    values: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        ExtensionsConfig.from_strings(values)
