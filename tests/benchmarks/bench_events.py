@@ -230,7 +230,9 @@ async def _fixed_rate(
 
 
 @contextlib.contextmanager
-def _worker(own: Settings, strict: bool, baseline: bool = False) -> Iterator[None]:
+def _worker(
+    own: Settings, strict: bool, baseline: bool = False, processes: int = 1
+) -> Iterator[None]:
     env = {
         **os.environ,
         "QLLM_TOPIC_PREFIX": own.topic_prefix,
@@ -239,18 +241,20 @@ def _worker(own: Settings, strict: bool, baseline: bool = False) -> Iterator[Non
     flags = [*(["--strict-store"] if strict else []), *([] if baseline else ["--pipelined"])]
     args = [sys.executable, "-m", "streams", "worker", *flags]
     log = open(tempfile.mktemp(prefix="bench-streams-", suffix=".log"), "wb")  # noqa: SIM115
-    worker = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+    workers = [subprocess.Popen(args, env=env, stdout=log, stderr=log) for _ in range(processes)]
     try:
         yield
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
         log.close()
 
 
 async def bench_pipeline(
     settings: Settings, strict: bool, count: int, rates: list[int], seconds: float,
-    baseline: bool = False,
+    baseline: bool = False, processes: int = 1,
 ) -> None:  # fmt: skip
     tag = uuid.uuid4().hex[:8]
     own = settings.model_copy(
@@ -264,8 +268,9 @@ async def bench_pipeline(
     await producer.start()
     mode = "strict (LWT)" if strict else "fast (read + plain writes)"
     mode += ", take_events loop (baseline)" if baseline else ", pipelined loop"
+    mode += f", {processes} stream processor processes" if processes > 1 else ""
     try:
-        with _worker(own, strict, baseline):
+        with _worker(own, strict, baseline, processes):
             async with _Receiver(redis, ProjectionKeys.from_settings(own)) as receiver:
                 warm = job_history(f"warm-{tag}", 1)
                 for event in warm:
@@ -306,6 +311,9 @@ def main() -> None:
         "--baseline", action="store_true", help="also run fast mode with the take_events loop"
     )
     parser.add_argument("--skip-lwt", action="store_true", help="skip the append-cost table")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="stream processor processes (one consumer group)"
+    )
     args = parser.parse_args()
     bench_codec()
     if not args.skip_stack:
@@ -314,10 +322,11 @@ def main() -> None:
         if not args.skip_lwt:
             asyncio.run(bench_lwt(settings))
         print(f"\nload average at start: {os.getloadavg()}")
-        asyncio.run(bench_pipeline(settings, False, args.events, rates, args.seconds))
+        run = (settings, False, args.events, rates, args.seconds)
+        asyncio.run(bench_pipeline(*run, processes=args.processes))
         if args.baseline:
             print(f"\nload average: {os.getloadavg()}")
-            asyncio.run(bench_pipeline(settings, False, args.events, rates, args.seconds, True))
+            asyncio.run(bench_pipeline(*run, baseline=True, processes=args.processes))
         if args.strict_events:
             print(f"\nload average: {os.getloadavg()}")
             asyncio.run(bench_pipeline(settings, True, args.strict_events, [500], args.seconds))
