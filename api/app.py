@@ -37,6 +37,7 @@ from api.routers import (
     users,
 )
 from api.webhooks import watching
+from compose.heap import freeze_startup_heap
 from compose.settings import Settings
 
 
@@ -62,6 +63,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        freeze_startup_heap("api")  # torch's and FastAPI's objects out of the GC's scans
         async with watching(resources):  # job webhooks (api.webhooks)
             yield
         await resources.aclose()

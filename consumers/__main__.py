@@ -20,9 +20,12 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
+from compose.heap import freeze_startup_heap
 from compose.settings import Settings
 from consumers.config import WorkerSettings
+from consumers.loop import WorkerLoop
 from consumers.runtime import ROLES, run_worker
 
 USAGE = f"usage: python -m consumers {'|'.join(ROLES)}|all"
@@ -39,6 +42,10 @@ async def _orphan_watch(stop: asyncio.Event, supervisor: int, every_s: float = 1
         await asyncio.sleep(every_s)
 
 
+def _connected(role: str, loop: WorkerLoop) -> None:
+    freeze_startup_heap(f"{role} worker")  # compose.heap: torch's objects out of the GC's scans
+
+
 async def _serve(role: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -47,7 +54,8 @@ async def _serve(role: str) -> None:
     supervisor = os.environ.get(SUPERVISOR)
     watch = asyncio.create_task(_orphan_watch(stop, int(supervisor))) if supervisor else None
     try:
-        await run_worker(role, Settings(), WorkerSettings(), stop)
+        ready = partial(_connected, role)  # the loop is built: every client is connected
+        await run_worker(role, Settings(), WorkerSettings(), stop, on_loop=ready)
     finally:
         if watch is not None:
             watch.cancel()

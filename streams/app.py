@@ -27,6 +27,7 @@ from typing import Any
 import faust
 from redis.asyncio import Redis
 
+from compose.heap import freeze_startup_heap
 from compose.settings import Settings
 from producers.publisher import Publisher
 from producers.topics import DEADLETTER, EVENT_TOPICS
@@ -132,6 +133,7 @@ def create_app(settings: Settings, options: StreamsOptions | None = None) -> fau
     @app.agent(topic, concurrency=1)
     async def store_and_project(stream: Any) -> None:
         async with open_pipeline(settings, options) as pipeline:
+            freeze_startup_heap("stream processor", young_threshold=20_000)  # compose.heap
             if options.pipelined:
                 await _consume(stream, pipeline, options)
                 return
