@@ -26,7 +26,7 @@ from compose.heap import freeze_startup_heap
 from compose.settings import Settings
 from consumers.config import WorkerSettings
 from consumers.loop import WorkerLoop
-from consumers.runtime import ROLES, run_worker
+from consumers.runtime import ROLES, run_worker, use_torch_threads
 
 USAGE = f"usage: python -m consumers {'|'.join(ROLES)}|all"
 SUPERVISOR = "QLLM_CONSUMERS_SUPERVISOR_PID"  # set by ``all`` for its children
@@ -55,7 +55,10 @@ async def _serve(role: str) -> None:
     watch = asyncio.create_task(_orphan_watch(stop, int(supervisor))) if supervisor else None
     try:
         ready = partial(_connected, role)  # the loop is built: every client is connected
-        await run_worker(role, Settings(), WorkerSettings(), stop, on_loop=ready)
+        worker = WorkerSettings()
+        if role != "models":  # the model handler runs no torch
+            use_torch_threads(worker)
+        await run_worker(role, Settings(), worker, stop, on_loop=ready)
     finally:
         if watch is not None:
             watch.cancel()

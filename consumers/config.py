@@ -49,6 +49,11 @@ class WorkerSettings(BaseSettings):
     corpus_documents: int = Field(40, ge=2)
     eval_tokens: int = Field(512, ge=16)
     device: str | None = None  # None: CUDA when present, else CPU
+    # torch's intra-op threads in a worker process (0: torch's default, one per core). One: on
+    # the 2-core machine the tiny and small presets served 1.5-2.3x more requests in process
+    # with one thread than with two (tests/benchmarks/consumers.md); the event loop, the Kafka
+    # clients and the model's threads share the cores. Scale a CPU deployment with processes.
+    torch_threads: int = Field(1, ge=0)
 
     # kernels
     state_dir: str = ".qllm/states"

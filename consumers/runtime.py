@@ -56,6 +56,15 @@ async def resources(
             await store.close()
 
 
+def use_torch_threads(worker: WorkerSettings) -> None:
+    """torch's intra-op threads for this process (``WorkerSettings.torch_threads``; 0 leaves
+    torch's default). Process-wide: the entry point calls it, not ``run_worker``."""
+    if worker.torch_threads:
+        import torch
+
+        torch.set_num_threads(worker.torch_threads)
+
+
 def build_handler(role: str, res: Resources) -> Handler:
     if role == "kernels":
         from consumers.kernel_worker import KernelHandler

@@ -1,6 +1,7 @@
 """Consumer-group benchmarks: the inference batcher and the training worker, measured side by side.
 
-Run from the repo root with the stack up:  python -m tests.benchmarks.bench_consumers [--quick]
+Run from the repo root with the stack up:
+python -m tests.benchmarks.bench_consumers [--quick] [--only 32]
 
 Inference (vLLM's metric names): TTFT (first streamed chunk), TPOT (time per output token after
 the first), ITL (gap between chunks), end-to-end latency, throughput (requests/s, tokens/s), for
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import torch
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 from starlette.applications import Starlette
@@ -46,7 +48,7 @@ from compose.settings import Settings
 from consumers.config import WorkerSettings
 from consumers.inference.batcher import Answer, Batcher, Request
 from consumers.inference.registry import LoadedModel, ModelRegistry, load_model
-from consumers.runtime import run_worker
+from consumers.runtime import run_worker, use_torch_threads
 from consumers.training.run import JobControl, JobSpec, run_job
 from model import GenerationConfig
 from producers.publisher import Publisher
@@ -293,12 +295,16 @@ def row(name: str, r: dict[str, Any]) -> str:
     return f"| {name} | " + " | ".join(f"{r.get(k, float('nan')):.1f}" for k in keys) + " |"
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, only: list[int] | None = None) -> None:
+    """``only``: just these client counts through Kafka and in-process (an A/B of a setting:
+    run it alternately with the setting changed in the environment)."""
     settings = Settings()
     tokens, per = 16, 2 if quick else 4
-    levels = (1, 8, 32) if quick else (1, 8, 32, 64)
+    levels = only or ((1, 8, 32) if quick else (1, 8, 32, 64))
     worker = WorkerSettings(worker_id="bench", max_batch_size=MAX_BATCH,
                             max_wait_ms=MAX_WAIT_S * 1000)  # fmt: skip
+    use_torch_threads(worker)  # the in-process runs and the bare loop as the worker runs them
+    print(f"torch intra-op threads: {torch.get_num_threads()} (QLLM_WORKER_TORCH_THREADS)")
     loaded = load_model(Path("."), MODEL, "cpu")
     header = ("| run | TTFT p50 ms | TPOT ms | ITL p50 ms | E2E p50 ms | E2E p99 ms | req/s | "
               "tok/s | mean batch |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
@@ -311,6 +317,11 @@ async def main(quick: bool) -> None:
         ):
             results[name] = await run
             print(row(name, results[name]), flush=True)
+        kafka, local = results[f"Kafka, {n} clients"], results[f"in-process, {n} clients"]
+        print(f"Kafka / in-process at {n} clients: {kafka['req_s'] / local['req_s']:.2f}x, added "
+              f"p50 {kafka['e2e_p50_ms'] - local['e2e_p50_ms']:.1f} ms", flush=True)  # fmt: skip
+    if only:
+        return
     await naive_http(loaded, 1, 1, tokens)  # warm-up
     results["naive"] = await naive_http(loaded, 32, per, tokens)
     print(row("naive HTTP, 32 clients", results["naive"]), flush=True)
@@ -355,4 +366,6 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--only", default="", help="client counts, e.g. 32: inference A/B only")
+    args = parser.parse_args()
+    asyncio.run(main(args.quick, [int(n) for n in args.only.split(",") if n] or None))
