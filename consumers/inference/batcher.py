@@ -23,6 +23,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 import torch
@@ -123,6 +124,7 @@ class Batcher:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._live: dict[str, Request] = {}
         self._generator = torch.Generator().manual_seed(0)
+        self._finishing: set[asyncio.Future[None]] = set()  # answers being published
 
     def submit(self, req: Request) -> None:
         self._live[req.request_id] = req
@@ -145,6 +147,7 @@ class Batcher:
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await asyncio.gather(*self._finishing, return_exceptions=True)  # answers being sent
         for req in list(self._live.values()):
             if not req.done.done():
                 req.done.set_result(False)  # not answered: left uncommitted for the next owner
@@ -231,10 +234,25 @@ class Batcher:
             rows.clear()
             return
         await asyncio.gather(*(self._stream(req, row) for req, row in rows.items()))
-        finished = [(req, row) for req, row in rows.items() if row.finished]
-        for req, _ in finished:
+        for req, row in [(req, row) for req, row in rows.items() if row.finished]:
             del rows[req]
-        await asyncio.gather(*(self._final(req, row) for req, row in finished))
+            self._finish(req, row)
+
+    def _finish(self, req: Request, row: Row) -> None:
+        """Publish a finished row's answer beside the next decode steps: the other rows do not
+        wait for its acknowledgement. If it cannot be published, the request is left unanswered
+        (uncommitted: redelivered to the partition's next owner), as when the scheduler fails."""
+        task = asyncio.ensure_future(self._final(req, row))
+        self._finishing.add(task)
+        task.add_done_callback(partial(self._finished, req))
+
+    def _finished(self, req: Request, task: asyncio.Future[None]) -> None:
+        self._finishing.discard(task)
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            log.error("answer to %s not published: %r", req.request_id, failure)
+        if not req.done.done():
+            req.done.set_result(False)
 
     async def _final(self, req: Request, row: Row) -> None:
         await asyncio.gather(*req.sending)
@@ -242,7 +260,8 @@ class Batcher:
         reason = "length" if len(row.generated) >= row.max_tokens else "stop"
         answer = Answer(row.text, len(row.prompt_ids), len(row.generated), reason)
         await self.sink.final(req, answer)
-        req.done.set_result(True)
+        if not req.done.done():
+            req.done.set_result(True)
 
     async def _stream(self, req: Request, row: Row) -> None:
         """Send the new text as a chunk without holding up decoding: the final result waits
