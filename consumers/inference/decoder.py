@@ -1,9 +1,12 @@
 """Decoding for the batcher: one step of a continuous batch, and a static batch.
 
 Continuous batching (iteration-level scheduling, as in Orca/vLLM): rows join and leave between
-decode steps. The rows share one KV cache (``model.new_cache``); when the membership changes
-(a row joins, is dropped, or finished rows outnumber live ones) the cache is rebuilt by one
-prefill of every row's prompt and tokens so far, left-padded, and cached decoding goes on.
+decode steps. The rows share one KV cache (``model.new_cache``): a row that leaves is indexed out
+of it; a row that joins is prefilled on its own tokens and placed in the last filled slots; the
+padding columns no live row needs are cut off. Only when a joining row does not fit (a prompt
+longer than the filled slots, or no room left for its tokens) is the cache rebuilt by one prefill
+of every row's prompt and tokens so far. (It used to be rebuilt on every change: with requests of
+different lengths, rows join at almost every step, and each step cost a prefill of every row.)
 Positions and masks come from the attention mask, so a row decodes as it would alone.
 ``decode_step`` (no cache, full recompute each step) is kept as the simple reference. Static
 batching runs the engine's cached ``generate`` for the whole batch. All of it blocks: it runs in a
@@ -116,27 +119,94 @@ def static_batch(engine: GenerationEngine, prompts: list[str], rows: list[Row]) 
         row.finished = True
 
 
+def _left_padded(engine: GenerationEngine, seqs: list[list[int]], width: int) -> tuple[Any, Any]:
+    """``seqs`` left-padded to ``width``: ids and mask ``[B, width]`` on the engine's device."""
+    ids = torch.full((len(seqs), width), engine.tokenizer.pad_id, dtype=torch.long)  # [B, W]
+    mask = torch.zeros_like(ids)  # [B, W]
+    for i, seq in enumerate(seqs):
+        ids[i, width - len(seq) :] = torch.tensor(seq)
+        mask[i, width - len(seq) :] = 1
+    return ids.to(engine.device), mask.to(engine.device)
+
+
+def _sequence(row: Row) -> list[int]:
+    return row.prompt_ids + row.generated
+
+
 class _Cached:
-    """Rows decoding together over one KV cache, from one prefill."""
+    """Rows decoding together over one KV cache. Every live row's real tokens fill the last
+    ``len(prompt + generated)`` of the slots filled so far (``cache.length``, shared), the slots
+    before them are padding, masked out. Built by one prefill of every row. A row joins by a
+    prefill of its own tokens, whose keys and values are placed in the last slots of a new batch
+    row; a row leaves by being indexed out; padding columns that no live row needs any more are
+    cut off the front (``compact``)."""
 
     def __init__(self, engine: GenerationEngine, rows: list[Row]) -> None:
         self.engine, self.rows = engine, rows
-        seqs = [r.prompt_ids + r.generated for r in rows]
-        width = max(len(s) for s in seqs)
-        remaining = max(r.max_tokens - len(r.generated) for r in rows)
-        ids = torch.full((len(rows), width), engine.tokenizer.pad_id, dtype=torch.long)  # [B, L]
-        mask = torch.zeros_like(ids)  # [B, L]
-        for i, seq in enumerate(seqs):
-            ids[i, width - len(seq) :] = torch.tensor(seq)
-            mask[i, width - len(seq) :] = 1
+        width = max(len(_sequence(r)) for r in rows)
+        need = width + max(r.max_tokens - len(r.generated) for r in rows) + 1
+        self.capacity = max(need, min(engine.max_len, 2 * need) + 1)  # room for rows joining
+        ids, self.mask = _left_padded(engine, [_sequence(r) for r in rows], width)
         model: Any = engine.model
-        self.cache = model.new_cache(len(rows), width + remaining + 1)
-        self.mask = mask.to(engine.device)
-        self.logits = self._run(ids.to(engine.device))  # [B, V]
+        self.cache = model.new_cache(len(rows), self.capacity)
+        self.logits = self._run(ids)  # [B, V]
 
     def _run(self, ids: torch.Tensor) -> torch.Tensor:
         out: Any = self.engine.model(ids, self.mask, cache=self.cache)
         return out.logits[:, -1].float()  # [B, V]
+
+    def fits(self, row: Row) -> bool:
+        slots = self.cache.length
+        remaining = row.max_tokens - len(row.generated)
+        return 0 < len(_sequence(row)) <= slots and slots + remaining + 1 <= self.capacity
+
+    def join(self, rows: list[Row]) -> None:
+        """Add ``rows`` (each ``fits``): one prefill of their own tokens, placed in new rows of
+        the cache at the last filled slots (the same keys and values: positions come from the
+        mask, so a row's do not depend on the slots it sits in)."""
+        slots, width = self.cache.length, max(len(_sequence(r)) for r in rows)
+        ids, mask = _left_padded(self.engine, [_sequence(r) for r in rows], width)
+        model: Any = self.engine.model
+        theirs = model.new_cache(len(rows), width)
+        out: Any = model(ids, mask, cache=theirs)
+        cache = self.cache
+        for layer in range(len(cache.keys)):
+            for store, new in ((cache.keys, theirs.keys), (cache.values, theirs.values)):
+                grown = store[layer].new_zeros((len(rows), *store[layer].shape[1:]))
+                grown[:, :, slots - width : slots] = new[layer]  # [n, H, width, d]
+                store[layer] = torch.cat([store[layer], grown])
+        placed = torch.zeros((len(rows), slots), dtype=mask.dtype, device=mask.device)
+        placed[:, slots - width :] = mask
+        self.mask = torch.cat([self.mask, placed])  # [B + n, slots]
+        self.logits = torch.cat([self.logits, out.logits[:, -1].float()])  # [B + n, V]
+        self.rows = self.rows + rows
+
+    def keep(self, keep: list[int]) -> None:
+        """Keep only the rows at these indexes (the others leave the batch)."""
+        index = torch.tensor(keep, device=self.mask.device)
+        cache = self.cache
+        for layer in range(len(cache.keys)):
+            cache.keys[layer] = cache.keys[layer].index_select(0, index)
+            cache.values[layer] = cache.values[layer].index_select(0, index)
+        self.mask = self.mask.index_select(0, index)  # [B', slots]
+        self.logits = self.logits.index_select(0, index)  # [B', V]
+        self.rows = [self.rows[i] for i in keep]
+
+    def compact(self, at_least: int = 8) -> bool:
+        """Cut the padding columns no live row needs off the front, once there are
+        ``at_least`` of them (attention costs every filled slot, padding included)."""
+        slots, width = self.cache.length, max(len(_sequence(r)) for r in self.rows)
+        if slots - width < at_least:
+            return False
+        cache = self.cache
+        for store in (cache.keys, cache.values):
+            for layer in range(len(store)):
+                moved = torch.zeros_like(store[layer])
+                moved[:, :, :width] = store[layer][:, :, slots - width : slots]
+                store[layer] = moved
+        cache.length = width
+        self.mask = self.mask[:, slots - width :]
+        return True
 
     def step(self, generator: torch.Generator) -> None:
         tokens = _choose(self.logits, self.rows, generator)
@@ -151,27 +221,36 @@ class _Cached:
 
 
 class ContinuousBatch:
-    """The cached batch of one model's scheduler; rebuilt when its membership changes."""
+    """The cached batch of one model's scheduler: rows leave it and join it between steps; it is
+    rebuilt (one prefill of every row) only when a joining row does not fit its slots."""
 
     def __init__(self, engine: GenerationEngine) -> None:
         self.engine = engine
         self._batch: _Cached | None = None
-        self.rebuilds = 0
+        self.rebuilds = self.joins = self.compactions = 0
 
     @torch.no_grad()
     def step(self, rows: list[Row], generator: torch.Generator) -> None:
         """Advance ``rows`` (the live rows, in any order) by one token each."""
-        if self._stale(rows):
-            self._batch = _Cached(self.engine, list(rows))
+        batch, live = self._batch, {id(r) for r in rows}
+        if batch is not None:
+            staying = [i for i, r in enumerate(batch.rows) if id(r) in live]
+            if len(staying) < len(batch.rows):
+                if staying:
+                    batch.keep(staying)
+                else:
+                    batch = None
+        if batch is not None:
+            self.compactions += batch.compact()
+            members = {id(r) for r in batch.rows}
+            joining = [r for r in rows if id(r) not in members]
+            if not all(batch.fits(r) for r in joining):
+                batch = None
+            elif joining:
+                batch.join(joining)
+                self.joins += 1
+        if batch is None:
+            batch = _Cached(self.engine, list(rows))
             self.rebuilds += 1
-        assert self._batch is not None
-        self._batch.step(generator)
-
-    def _stale(self, rows: list[Row]) -> bool:
-        if self._batch is None:
-            return True
-        members = {id(r) for r in self._batch.rows}
-        live = {id(r) for r in rows}
-        finished = sum(r.finished for r in self._batch.rows)
-        dropped = any(id(r) not in live and not r.finished for r in self._batch.rows)
-        return not live <= members or dropped or finished > len(rows)
+        self._batch = batch
+        batch.step(generator)

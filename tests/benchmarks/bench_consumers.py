@@ -90,6 +90,18 @@ def summarize(lines: list[Timeline], wall: float) -> dict[str, float]:
 
 
 Submit = Callable[[str, str, Timeline], Awaitable[None]]
+Tokens = int | tuple[int, int]  # max_tokens of every request, or a range drawn from per request
+VARIED: Tokens = (8, 24)  # mean 16, as the fixed runs: rows finish at different steps
+
+
+def max_tokens_for(rid: str, tokens: Tokens) -> int:
+    """The request's ``max_tokens``: fixed, or drawn from the range by its client and index (the
+    same draw for in-process and Kafka runs, so they do the same work)."""
+    if isinstance(tokens, int):
+        return tokens
+    _, client, index = rid.rsplit("-", 2)
+    low, high = tokens
+    return low + (int(client) * 7919 + int(index) * 104729) % (high - low + 1)
 
 
 async def closed_loop(clients: int, per_client: int, submit: Submit) -> dict[str, float]:
@@ -122,7 +134,7 @@ class LocalSink:
         raise RuntimeError(reason)
 
 
-async def in_process(clients: int, per: int, tokens: int, continuous: bool = True,
+async def in_process(clients: int, per: int, tokens: Tokens, continuous: bool = True,
                      interval_s: float = STREAM_INTERVAL_S) -> dict:  # fmt: skip
     sink = LocalSink()
     batcher = Batcher(ModelRegistry(".", 2**30), sink, MAX_BATCH, MAX_WAIT_S, continuous,
@@ -130,7 +142,8 @@ async def in_process(clients: int, per: int, tokens: int, continuous: bool = Tru
 
     async def submit(rid: str, prompt: str, line: Timeline) -> None:
         sink.lines[rid] = line
-        req = Request(rid, MODEL, "generate", prompt, [], tokens, 0.0, stream=True)
+        req = Request(rid, MODEL, "generate", prompt, [], max_tokens_for(rid, tokens), 0.0,
+                      stream=True)  # fmt: skip
         batcher.submit(req)
         await req.done
 
@@ -145,7 +158,7 @@ async def in_process(clients: int, per: int, tokens: int, continuous: bool = Tru
 
 # -- through Kafka -------------------------------------------------------------------------------
 async def through_kafka(settings: Settings, worker: WorkerSettings, clients: int, per: int,
-                        tokens: int) -> dict:  # fmt: skip
+                        tokens: Tokens) -> dict:  # fmt: skip
     prefix = f"b{uuid.uuid4().hex[:8]}."
     settings = settings.model_copy(update={"topic_prefix": prefix})
     await provision(settings)
@@ -180,7 +193,8 @@ async def through_kafka(settings: Settings, worker: WorkerSettings, clients: int
         async def submit(rid: str, prompt: str, line: Timeline) -> None:
             lines[rid], waiting[rid] = line, asyncio.get_running_loop().create_future()
             cmd = command(RunInference, rid, "bench", model_id=MODEL, prompt=prompt,
-                          max_tokens=tokens, temperature=0.0, stream=True)  # fmt: skip
+                          max_tokens=max_tokens_for(rid, tokens), temperature=0.0,
+                          stream=True)  # fmt: skip
             await publisher.publish(cmd)
             await waiting[rid]
 
@@ -295,11 +309,13 @@ def row(name: str, r: dict[str, Any]) -> str:
     return f"| {name} | " + " | ".join(f"{r.get(k, float('nan')):.1f}" for k in keys) + " |"
 
 
-async def main(quick: bool, only: list[int] | None = None) -> None:
+async def main(
+    quick: bool, only: list[int] | None = None, per_client: int = 0, varied: bool = False
+) -> None:
     """``only``: just these client counts through Kafka and in-process (an A/B of a setting:
     run it alternately with the setting changed in the environment)."""
     settings = Settings()
-    tokens, per = 16, 2 if quick else 4
+    tokens, per = 16, per_client or (2 if quick else 4)
     levels = only or ((1, 8, 32) if quick else (1, 8, 32, 64))
     worker = WorkerSettings(worker_id="bench", max_batch_size=MAX_BATCH,
                             max_wait_ms=MAX_WAIT_S * 1000)  # fmt: skip
@@ -310,16 +326,20 @@ async def main(quick: bool, only: list[int] | None = None) -> None:
               "tok/s | mean batch |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
     print(header)
     results: dict[str, dict[str, Any]] = {}
-    for n in levels:
+    runs: list[tuple[int, str, Tokens]] = [(n, "", tokens) for n in levels] + [(32, ", 8-24 tokens", VARIED)] * (not only)
+    runs += [(n, ", 8-24 tokens", VARIED) for n in levels] * bool(only and varied)
+    for n, label, lengths in runs:
         for name, run in (
-            (f"in-process, {n} clients", in_process(n, per, tokens)),
-            (f"Kafka, {n} clients", through_kafka(settings, worker, n, per, tokens)),
+            (f"in-process, {n} clients{label}", in_process(n, per, lengths)),
+            (f"Kafka, {n} clients{label}", through_kafka(settings, worker, n, per, lengths)),
         ):
             results[name] = await run
             print(row(name, results[name]), flush=True)
-        kafka, local = results[f"Kafka, {n} clients"], results[f"in-process, {n} clients"]
-        print(f"Kafka / in-process at {n} clients: {kafka['req_s'] / local['req_s']:.2f}x, added "
-              f"p50 {kafka['e2e_p50_ms'] - local['e2e_p50_ms']:.1f} ms", flush=True)  # fmt: skip
+        kafka = results[f"Kafka, {n} clients{label}"]
+        local = results[f"in-process, {n} clients{label}"]
+        ratio, added = kafka["req_s"] / local["req_s"], kafka["e2e_p50_ms"] - local["e2e_p50_ms"]
+        print(f"Kafka / in-process at {n} clients{label}: {ratio:.2f}x, added p50 {added:.1f} ms",
+              flush=True)  # fmt: skip
     if only:
         return
     await naive_http(loaded, 1, 1, tokens)  # warm-up
@@ -367,5 +387,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help="client counts, e.g. 32: inference A/B only")
+    parser.add_argument("--per", type=int, default=0, help="requests per client (2 quick, 4)")
+    parser.add_argument("--varied", action="store_true", help="with --only: also 8-24 tokens")
     args = parser.parse_args()
-    asyncio.run(main(args.quick, [int(n) for n in args.only.split(",") if n] or None))
+    levels = [int(n) for n in args.only.split(",") if n] or None
+    asyncio.run(main(args.quick, levels, args.per, args.varied))
