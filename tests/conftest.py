@@ -119,13 +119,27 @@ def _cmdline(pid: int) -> str:
     return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:200]
 
 
+def _reaped_zombie(pid: int) -> bool:
+    """True for a child that had exited and was not yet waited on (a zombie: it has no command
+    line and runs nothing): it is reaped here, and not reported as left running."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # gone already
+    if state != "Z":
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    return True
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Safety net: no service a test started (API, workers, stream processors) outlives the run.
 
     Fixtures stop what they start; this catches what a failing or interrupted fixture left, so
     nothing keeps running against a stack that is about to go down. It names what it stopped.
     """
-    leftovers = _descendants(os.getpid())
+    leftovers = {pid for pid in _descendants(os.getpid()) if not _reaped_zombie(pid)}
     named = {pid: _cmdline(pid) for pid in leftovers}
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
