@@ -64,6 +64,9 @@ def _converters(cls: type) -> dict[str, Callable[[Any], Any]]:
 
 
 def from_json(cls: type[S], text: str | bytes) -> S:
+    """The state a snapshot holds. Keys the class does not know (a field a newer version added,
+    written while an older reader still runs: a rolling upgrade) are left out, so the reader
+    sees the state as its version knows it."""
     data = json.loads(text)
     convert = _converters(cls)
-    return cls(**{n: None if v is None else convert[n](v) for n, v in data.items()})
+    return cls(**{n: None if v is None else convert[n](v) for n, v in data.items() if n in convert})
