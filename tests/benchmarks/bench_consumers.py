@@ -326,8 +326,11 @@ async def main(
               "tok/s | mean batch |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
     print(header)
     results: dict[str, dict[str, Any]] = {}
-    runs: list[tuple[int, str, Tokens]] = [(n, "", tokens) for n in levels] + [(32, ", 8-24 tokens", VARIED)] * (not only)
-    runs += [(n, ", 8-24 tokens", VARIED) for n in levels] * bool(only and varied)
+    runs: list[tuple[int, str, Tokens]] = [(n, "", tokens) for n in levels]
+    if not only:
+        runs.append((32, ", 8-24 tokens", VARIED))
+    elif varied:
+        runs += [(n, ", 8-24 tokens", VARIED) for n in levels]
     for n, label, lengths in runs:
         for name, run in (
             (f"in-process, {n} clients{label}", in_process(n, per, lengths)),
