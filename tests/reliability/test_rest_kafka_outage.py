@@ -8,6 +8,8 @@ once it is back. Every job answered ``202`` must take effect exactly once: one `
 its stream in Cassandra, a contiguous stream, the job ``SUCCEEDED`` in the projection (read over
 REST). A ``503`` promises nothing, so a job the client never heard of may exist ("in doubt": its
 command reached Kafka but the acknowledgement did not reach the API in time) — counted, not lost.
+Two of the four clients send an ``Idempotency-Key`` and retry a refused submission with it until
+it is accepted: each of their submissions must end as exactly one job, never in doubt.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from api.routers.training import submission_ids
 from compose.settings import Settings
 from compose.stack import Stack
 from producers.topics import provision
@@ -58,7 +61,8 @@ async def test_kafka_restart_under_rest_submissions_every_202_applies_once_outag
     began = time.monotonic()
     with running_platform(s, tmp_path, ("training",),
                           kafka_timeout_s=str(KAFKA_TIMEOUT_S)) as platform:  # fmt: skip
-        async with SubmittingClients(platform, lanes=4, interval_s=1.0, timeout_s=30) as clients:
+        async with SubmittingClients(platform, lanes=4, interval_s=1.0, timeout_s=30,
+                                     keyed_lanes=2) as clients:  # fmt: skip
             await clients.until(lambda sub: len(sub.accepted()) >= 8, timeout_s=120)
             await asyncio.to_thread(stop_server, stack, "kafka")
             down = time.monotonic()
@@ -74,6 +78,7 @@ async def test_kafka_restart_under_rest_submissions_every_202_applies_once_outag
         tails = platform.tails()
     streams = await stored_jobs(s, time.monotonic() - began + 60)
     during = sub.between(down, restarting)
+    keys = sub.keys()
     statuses = Counter(a.status for a in sub.answers)
     submitted = Counter(types.count("JobSubmitted") for types in streams.values())
     applied = [
@@ -93,7 +98,9 @@ async def test_kafka_restart_under_rest_submissions_every_202_applies_once_outag
         f"accepted_after_restart={sum(a.status == 202 for a in sub.after(up))} "
         f"succeeded={sum(seen.get(j, {}).get('status') == 'SUCCEEDED' for j in accepted)} "
         f"in_doubt={len(set(streams) - set(accepted))} kafka_down_s={up - down:.1f} "
-        f"job_errors_retried={sum(bool(seen.get(j, {}).get('retries_used')) for j in accepted)}"
+        f"job_errors_retried={sum(bool(seen.get(j, {}).get('retries_used')) for j in accepted)} "
+        f"keyed_submissions={len(keys)} keyed_retried={sum(len(a) > 1 for a in keys.values())} "
+        f"keyed_replayed={sum(a[-1].replayed for a in keys.values())}"
     )
     assert set(statuses) <= {202, 503}, statuses  # nothing hung (0), no other error
     assert during and all(a.status == 503 and a.retry_after for a in during)
@@ -102,3 +109,13 @@ async def test_kafka_restart_under_rest_submissions_every_202_applies_once_outag
     assert applied == accepted, ([j for j in accepted if j not in applied][:5], tails)
     assert all(seen[j]["status"] == "SUCCEEDED" for j in accepted), tails
     assert set(submitted) == {1}, submitted  # no job stream with two submissions
+    # the careful clients: every key ends in one 202, with its own job, applied once; the job is
+    # the key's (derived from it), so an attempt refused with 503 that took effect anyway made
+    # that same job: none of theirs can be in doubt
+    assert all(attempts[-1].status == 202 for attempts in keys.values()), keys
+    keyed_jobs = {key: str(attempts[-1].job_id) for key, attempts in keys.items()}
+    assert len(set(keyed_jobs.values())) == len(keyed_jobs)
+    assert set(keyed_jobs.values()) <= set(applied)
+    subject = seen[next(iter(keyed_jobs.values()))]["owner"]
+    assert all(job == submission_ids(subject, key)[0] for key, job in keyed_jobs.items())
+    assert any(len(attempts) > 1 for attempts in keys.values())  # some were refused and retried
