@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cli import exit_codes, progress, session
 from sdk import Client
-from sdk.models import Job, ServerEvent
+from sdk.models import ServerEvent
 
 jobs = typer.Typer(help="Training jobs: list, inspect, stop, resume, replay.", no_args_is_help=True)
 
@@ -85,20 +85,12 @@ def list_jobs(
     session.out().print(table)
 
 
-def _show(job: Job) -> None:
-    for name, value in job.model_dump().items():
-        session.out().print(f"[bold]{name:<16}[/] {value if value is not None else '—'}")
-
-
 @jobs.command("show")
 def show_job(ctx: typer.Context, job_id: str) -> None:
     """One job as it is now."""
     with session.client(ctx) as qllm:
         job = qllm.get_job(job_id)
-    if session.options(ctx).as_json:
-        session.emit_json(job)
-    else:
-        _show(job)
+    session.show(ctx, job, lambda: session.fields(job))
 
 
 def _control(ctx: typer.Context, job_id: str, action: str) -> None:

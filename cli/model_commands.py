@@ -57,11 +57,51 @@ def show_model(ctx: typer.Context, model_id: str) -> None:
     """One model as it is now."""
     with session.client(ctx) as qllm:
         model = qllm.get_model(model_id)
-    if session.options(ctx).as_json:
-        session.emit_json(model)
-        return
-    for name, value in model.model_dump().items():
-        session.out().print(f"[bold]{name:<16}[/] {value if value is not None else '—'}")
+    session.show(ctx, model, lambda: session.fields(model))
+
+
+@models.command("extensions")
+def model_extensions(ctx: typer.Context, model_id: str) -> None:
+    """The model's extensions: switched on or not, and their settings."""
+    with session.client(ctx) as qllm:
+        found = qllm.model_extensions(model_id)
+
+    def human() -> None:
+        for ext in found:
+            settings = ", ".join(f"{k}={v}" for k, v in ext.settings.items()) or "—"
+            state = "[green]on[/] " if ext.enabled else "[dim]off[/]"
+            session.out().print(f"{state} [bold]{ext.name:<11}[/] {settings}")
+
+    session.show(ctx, found, human)
+
+
+def _settings(pairs: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not key=value", param_hint="--set")
+        found[key] = value
+    return found
+
+
+@models.command("extension")
+def configure_extension(
+    ctx: typer.Context,
+    model_id: str,
+    name: Annotated[str, typer.Argument(help="memory, multimodal, quantum or observer")],
+    enabled: Annotated[bool | None, typer.Option("--on/--off", help="switch it")] = None,
+    settings: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
+) -> None:
+    """Switch one extension of a model and/or change its settings (from its next training)."""
+    change = _settings(settings or [])
+    if enabled is None and not change:
+        raise typer.BadParameter("nothing to change: give --on, --off or --set key=value")
+    with session.client(ctx) as qllm:
+        accepted = qllm.configure_extension(
+            model_id, name, enabled=enabled, settings=change or None
+        )
+    _accepted(ctx, accepted, f"configuring {name} of {model_id} (applies from its next training)")
 
 
 @models.command("load")

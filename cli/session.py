@@ -4,7 +4,7 @@ exit codes (``cli.exit_codes``) with one clear line on stderr."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +48,20 @@ def emit_json(value: Any) -> None:
     elif isinstance(value, list):
         value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
     typer.echo(json.dumps(value, default=str))
+
+
+def show(ctx: typer.Context, value: Any, human: Callable[[], None]) -> None:
+    """``value`` as JSON under ``--json``; otherwise ``human()`` prints it for people."""
+    if options(ctx).as_json:
+        emit_json(value)
+    else:
+        human()
+
+
+def fields(value: Any) -> None:
+    """A model's fields, one per line, for people."""
+    for name, field in value.model_dump().items():
+        out().print(f"[bold]{name:<16}[/] {field if field is not None else '—'}")
 
 
 def fail(message: str, code: int) -> typer.Exit:

@@ -201,6 +201,12 @@ class AsyncClient:
     async def get_model(self, model_id: str) -> m.Model:
         return await self.send(calls.get_model(model_id))
 
+    async def model_extensions(self, model_id: str) -> list[m.ModelExtension]:
+        return await self.send(calls.model_extensions(model_id))
+
+    async def configure_extension(self, model_id: str, name: str, **change: Any) -> m.Accepted:
+        return await self.send(calls.configure_extension(model_id, name, **change))
+
     async def me(self) -> m.Me:
         return await self.send(calls.me())
 

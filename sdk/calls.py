@@ -131,6 +131,19 @@ def model_status(model_id: str) -> Call[m.ModelStatus]:
     return Call("GET", f"{MODELS}/{model_id}/status", _model(m.ModelStatus))
 
 
+def model_extensions(model_id: str) -> Call[list[m.ModelExtension]]:
+    return Call("GET", f"{MODELS}/{model_id}/extensions", _list_of(m.ModelExtension))
+
+
+def configure_extension(
+    model_id: str, name: str, enabled: bool | None = None, settings: dict[str, Any] | None = None
+) -> Call[m.Accepted]:
+    """Switch extension ``name`` of the model on or off and/or change its settings (from the
+    model's next training job on)."""
+    body = _params(enabled=enabled, settings=settings)
+    return Call("PATCH", f"{MODELS}/{model_id}/extensions/{name}", _accepted, json=body)
+
+
 def cache_model(model_id: str, action: str) -> Call[m.Accepted]:
     """``action``: load or unload."""
     return Call("POST", f"{MODELS}/{model_id}/{action}", _accepted)

@@ -239,6 +239,13 @@ class Client:
     def model_status(self, model_id: str) -> m.ModelStatus:
         return self.send(calls.model_status(model_id))
 
+    def model_extensions(self, model_id: str) -> list[m.ModelExtension]:
+        return self.send(calls.model_extensions(model_id))
+
+    def configure_extension(self, model_id: str, name: str, **change: Any) -> m.Accepted:
+        """``enabled=True/False`` and/or ``settings={...}``; applies from the next training."""
+        return self.send(calls.configure_extension(model_id, name, **change))
+
     def load_model(self, model_id: str) -> m.Accepted:
         return self.send(calls.cache_model(model_id, "load"))
 

@@ -73,6 +73,7 @@ class Job(Wire):
     worker_id: str | None = None
     checkpoint_uri: str | None = None
     checkpoint_step: int = 0
+    extensions: dict[str, str] = {}  # the model's extensions this job trains with
     submitted_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -115,6 +116,14 @@ class Model(Wire):
     checkpoint_step: int = 0
     registered_at: datetime | None = None
     updated_at: datetime | None = None
+    tags: list[str] = []
+    enabled_extensions: list[str] = []
+
+
+class ModelExtension(Wire):
+    name: str
+    enabled: bool
+    settings: dict[str, str]
 
 
 class ModelPage(Wire):

@@ -8,7 +8,9 @@ import json
 import re
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -114,7 +116,6 @@ def test_models_create_is_accepted_and_missing_models_exit_not_found(
     wanted = f"cli-{time.time_ns()}"
     code, out, _ = qllm(live, "--json", "models", "create", "--id", wanted, "--description", "d")
     assert code == 0 and json.loads(out)["location"] == f"/api/v1/models/{wanted}"
-    # (no model handler consumes qllm.commands.models yet, so the model does not appear)
     code, _, err = qllm(live, "models", "show", "model-nope")
     assert code == exit_codes.NOT_FOUND and "no such model" in err
     code, _, err = qllm(live, "models", "load", "model-nope")
@@ -137,3 +138,43 @@ def test_status_exit_code_matches_the_health_it_prints(home: Path) -> None:
     assert {row[0] for row in rows} == {"kafka", "cassandra", "redis"}
     healthy = all(row[1] == "ready" for row in rows)
     assert result.exit_code == (exit_codes.OK if healthy else exit_codes.STACK_DOWN)
+
+
+def _until(live: Live, check: Callable[[dict[str, Any]], bool], *args: str) -> dict[str, Any]:
+    for _ in range(120):
+        code, out, _ = qllm(live, "--json", *args)
+        if code == 0 and check(found := json.loads(out)):
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{args}: {out}")
+
+
+def test_a_models_extension_is_switched_and_its_next_job_trains_with_it(
+    live: Live, home: Path
+) -> None:
+    logged_in(live)
+    model_id = f"cli-ext-{time.time_ns()}"
+    assert qllm(live, "models", "create", "--id", model_id)[0] == 0
+    _until(live, lambda m: m["status"] == "REGISTERED", "models", "show", model_id)
+    code, _, err = qllm(live, "models", "extension", model_id, "memory")
+    assert code != 0 and "nothing to change" in err
+    code, _, err = qllm(live, "models", "extension", model_id, "memory", "--set", "slots")
+    assert code != 0 and "key=value" in err
+    code, _, err = qllm(live, "models", "extension", model_id, "memory", "--set",
+                        "memory_slots=0")  # fmt: skip
+    assert code == exit_codes.API_ERROR and "memory_slots" in err  # the API's 422, named
+    code, out, err = qllm(live, "models", "extension", model_id, "memory", "--on", "--set",
+                          "memory_slots=16")  # fmt: skip
+    assert code == 0 and "next training" in out, err
+    _until(live, lambda m: m["enabled_extensions"] == ["memory"], "models", "show", model_id)
+    _, out, _ = qllm(live, "--json", "models", "extensions", model_id)
+    memory = next(e for e in json.loads(out) if e["name"] == "memory")
+    assert memory["enabled"] and memory["settings"]["memory_slots"] == "16"
+    _, out, _ = qllm(live, "models", "extensions", model_id)
+    assert re.search(r"on\s+memory\s+.*memory_slots=16", out), out
+    code, out, err = qllm(live, "train", "--model", model_id, "--steps", "2", "--follow")
+    assert code == 0, err
+    job_id = re.search(r"(job-[0-9a-f]+)", out)
+    assert job_id is not None, out
+    _, out, _ = qllm(live, "--json", "jobs", "show", job_id.group(1))
+    assert json.loads(out)["extensions"] == {"memory": "True", "memory_slots": "16"}

@@ -31,7 +31,8 @@ TINY_TRAINING = {
     "QLLM_WORKER_CHECKPOINT_EVERY": "3",
 }
 WORKERS = (("streams", ["-m", "streams", "worker"]), ("training", ["-m", "consumers", "training"]),
-           ("inference", ["-m", "consumers", "inference"]))  # fmt: skip
+           ("inference", ["-m", "consumers", "inference"]),
+           ("models", ["-m", "consumers", "models"]))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ duplicate), and streamed generation through the async client."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from sdk import ApiKeyAuth, AsyncClient, Client, Tokens
-from sdk.errors import NotAuthenticated, NotFound, PermissionDenied
+from sdk.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from tests.sdk.live import Live
 
 pytestmark = pytest.mark.stack
@@ -118,3 +118,38 @@ async def test_the_async_client_streams_the_same_text_it_generates(live: Live) -
     assert len(pieces) >= 1 and "".join(pieces) == whole.text
     assert whole.usage.completion_tokens >= 1
     assert isinstance(page.items, list)
+
+
+def test_a_models_extensions_are_configured_and_its_next_job_carries_them(live: Live) -> None:
+    with Client(live.base_url) as qllm:
+        qllm.login(*live.admin)
+        model_id = f"sdk-ext-{time.time_ns()}"
+        qllm.create_model(model_id=model_id)
+        _until(lambda: _status(qllm, model_id) == "REGISTERED")
+        with pytest.raises(ValidationFailed) as bad:
+            qllm.configure_extension(model_id, "quantum", settings={"quantum_group": "abelian"})
+        qllm.configure_extension(model_id, "quantum", enabled=True,
+                                 settings={"quantum_group": "cyclic"})  # fmt: skip
+        _until(lambda: qllm.get_model(model_id).enabled_extensions == ["quantum"])
+        quantum = next(e for e in qllm.model_extensions(model_id) if e.name == "quantum")
+        job_id = qllm.create_job(model_id=model_id, max_steps=2).resource_id
+        _until(lambda: qllm.wait_for_job(job_id).finished, 180)
+        job = qllm.get_job(job_id)
+    assert bad.value.details["fields"][0]["field"] == "settings.quantum_group"
+    assert quantum.enabled and quantum.settings == {"quantum_group": "cyclic"}
+    assert job.status == "SUCCEEDED", job
+    assert job.extensions == {"quantum": "True", "quantum_group": "cyclic"}
+
+
+def _status(qllm: Client, model_id: str) -> str | None:
+    try:
+        return qllm.get_model(model_id).status
+    except NotFound:  # a 202 means in Kafka: the model appears once the handler has run
+        return None
+
+
+def _until(check: Callable[[], bool], within_s: float = 60.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.3)
