@@ -1,6 +1,10 @@
 """Event-backbone benchmarks: codec per event, LWT cost, and sustained Kafka → Cassandra → Redis.
 
 Run from the repo root with the stack up:  python -m tests.benchmarks.bench_events [--events N]
+
+The sustained run is the stream processor as the product runs it (``python -m streams worker``:
+the ``take_events`` loop); ``--pipelined`` also runs the opt-in pipelined loop after it. (Until
+2026-11-24 the main run was the pipelined loop and ``--baseline`` added the default one.)
 """
 
 from __future__ import annotations
@@ -231,14 +235,14 @@ async def _fixed_rate(
 
 @contextlib.contextmanager
 def _worker(
-    own: Settings, strict: bool, baseline: bool = False, processes: int = 1
+    own: Settings, strict: bool, pipelined: bool = False, processes: int = 1
 ) -> Iterator[None]:
     env = {
         **os.environ,
         "QLLM_TOPIC_PREFIX": own.topic_prefix,
         "QLLM_CASSANDRA_KEYSPACE": own.cassandra_keyspace,
     }
-    flags = [*(["--strict-store"] if strict else []), *([] if baseline else ["--pipelined"])]
+    flags = [*(["--strict-store"] if strict else []), *(["--pipelined"] if pipelined else [])]
     args = [sys.executable, "-m", "streams", "worker", *flags]
     log = open(tempfile.mktemp(prefix="bench-streams-", suffix=".log"), "wb")  # noqa: SIM115
     workers = [subprocess.Popen(args, env=env, stdout=log, stderr=log) for _ in range(processes)]
@@ -254,7 +258,7 @@ def _worker(
 
 async def bench_pipeline(
     settings: Settings, strict: bool, count: int, rates: list[int], seconds: float,
-    baseline: bool = False, processes: int = 1,
+    pipelined: bool = False, processes: int = 1,
 ) -> None:  # fmt: skip
     tag = uuid.uuid4().hex[:8]
     own = settings.model_copy(
@@ -267,10 +271,10 @@ async def bench_pipeline(
     )
     await producer.start()
     mode = "strict (LWT)" if strict else "fast (read + plain writes)"
-    mode += ", take_events loop (baseline)" if baseline else ", pipelined loop"
+    mode += ", pipelined loop (opt-in)" if pipelined else ", take_events loop (the default)"
     mode += f", {processes} stream processor processes" if processes > 1 else ""
     try:
-        with _worker(own, strict, baseline, processes):
+        with _worker(own, strict, pipelined, processes):
             async with _Receiver(redis, ProjectionKeys.from_settings(own)) as receiver:
                 warm = job_history(f"warm-{tag}", 1)
                 for event in warm:
@@ -308,7 +312,7 @@ def main() -> None:
     parser.add_argument("--strict-events", type=int, default=0, help="also run strict mode")
     parser.add_argument("--skip-stack", action="store_true")
     parser.add_argument(
-        "--baseline", action="store_true", help="also run fast mode with the take_events loop"
+        "--pipelined", action="store_true", help="also run the opt-in pipelined loop"
     )
     parser.add_argument("--skip-lwt", action="store_true", help="skip the append-cost table")
     parser.add_argument(
@@ -324,9 +328,9 @@ def main() -> None:
         print(f"\nload average at start: {os.getloadavg()}")
         run = (settings, False, args.events, rates, args.seconds)
         asyncio.run(bench_pipeline(*run, processes=args.processes))
-        if args.baseline:
+        if args.pipelined:
             print(f"\nload average: {os.getloadavg()}")
-            asyncio.run(bench_pipeline(*run, baseline=True, processes=args.processes))
+            asyncio.run(bench_pipeline(*run, pipelined=True, processes=args.processes))
         if args.strict_events:
             print(f"\nload average: {os.getloadavg()}")
             asyncio.run(bench_pipeline(settings, True, args.strict_events, [500], args.seconds))
