@@ -15,6 +15,7 @@ worker thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,13 +182,15 @@ class _Cached:
         self.logits = torch.cat([self.logits, out.logits[:, -1].float()])  # [B + n, V]
         self.rows = self.rows + rows
 
+    def _rewrite(self, change: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Replace every layer's keys and values ``[B, H, capacity, d]`` by ``change`` of them."""
+        for store in (self.cache.keys, self.cache.values):
+            store[:] = [change(tensor) for tensor in store]
+
     def keep(self, keep: list[int]) -> None:
         """Keep only the rows at these indexes (the others leave the batch)."""
         index = torch.tensor(keep, device=self.mask.device)
-        cache = self.cache
-        for layer in range(len(cache.keys)):
-            cache.keys[layer] = cache.keys[layer].index_select(0, index)
-            cache.values[layer] = cache.values[layer].index_select(0, index)
+        self._rewrite(lambda tensor: tensor.index_select(0, index))
         self.mask = self.mask.index_select(0, index)  # [B', slots]
         self.logits = self.logits.index_select(0, index)  # [B', V]
         self.rows = [self.rows[i] for i in keep]
@@ -198,13 +201,14 @@ class _Cached:
         slots, width = self.cache.length, max(len(_sequence(r)) for r in self.rows)
         if slots - width < at_least:
             return False
-        cache = self.cache
-        for store in (cache.keys, cache.values):
-            for layer in range(len(store)):
-                moved = torch.zeros_like(store[layer])
-                moved[:, :, :width] = store[layer][:, :, slots - width : slots]
-                store[layer] = moved
-        cache.length = width
+
+        def moved(tensor: torch.Tensor) -> torch.Tensor:
+            front = torch.zeros_like(tensor)
+            front[:, :, :width] = tensor[:, :, slots - width : slots]
+            return front
+
+        self._rewrite(moved)
+        self.cache.length = width
         self.mask = self.mask[:, slots - width :]
         return True
 
