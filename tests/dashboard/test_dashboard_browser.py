@@ -14,7 +14,9 @@ from playwright.sync_api import Page, sync_playwright
 from tests.sdk.live import ROOT_ARTIFACTS, Live
 
 pytestmark = pytest.mark.stack
-STEPS = 10
+# long enough to be watched growing: with one torch thread per worker (session 4) a 10-step
+# job could finish before the page had drawn its second point (CI: `assert 10 < 10`)
+STEPS = 40
 
 
 def _points(page: Page) -> int:
