@@ -52,9 +52,9 @@ async def _cassandra(settings: Settings) -> str:
 
 
 async def _redis(settings: Settings) -> str:
-    import redis.asyncio as aioredis
+    from compose.redis_clients import async_client
 
-    client = aioredis.from_url(settings.redis_url, socket_timeout=2)
+    client = async_client(settings.redis_url, socket_timeout=2)
     try:
         await client.ping()
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import redis.asyncio as aioredis
 from aiokafka.errors import KafkaError
 
 from api.auth.bootstrap import ensure_first_admin
@@ -24,6 +23,7 @@ from api.config import ApiConfig
 from api.errors import ServiceUnavailable
 from api.ratelimit import RateLimiter
 from api.results import ResultsListener
+from compose.redis_clients import async_client
 from compose.settings import Settings
 from producers.errors import BrokerUnavailable
 from producers.publisher import Publisher, PublisherOptions
@@ -45,7 +45,7 @@ class Resources:
             settings.jwt_secret, config.jwt_issuer, config.access_ttl_s, config.refresh_ttl_s
         )
         timeout = config.service_timeout_s
-        self.redis = aioredis.from_url(
+        self.redis = async_client(
             settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         prefix = config.redis_prefix

@@ -25,9 +25,9 @@ from functools import partial
 from typing import Any
 
 import faust
-from redis.asyncio import Redis
 
 from compose.heap import freeze_startup_heap
+from compose.redis_clients import async_client
 from compose.settings import Settings
 from producers.publisher import Publisher
 from producers.topics import DEADLETTER, EVENT_TOPICS
@@ -67,7 +67,7 @@ async def open_pipeline(
         settings, partition_size=options.partition_size, strict=options.strict_store
     )
     store = await CassandraEventStore.open(store_options)
-    redis = Redis.from_url(settings.redis_url)
+    redis = async_client(settings.redis_url)
     publisher = Publisher(settings)
     try:
         await publisher.start()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from compose.redis_clients import async_client
 from compose.settings import Settings
 from schemas.codec import Codec, default_codec
 from schemas.records import Event
@@ -54,7 +55,7 @@ async def restore(store: EventStore, redis: Redis, keys: ProjectionKeys, codec: 
 
 async def rebuild_from_settings(settings: Settings) -> int:
     store = await CassandraEventStore.open(StoreOptions.from_settings(settings))
-    redis = Redis.from_url(settings.redis_url)
+    redis = async_client(settings.redis_url)
     try:
         return await rebuild(store, redis, ProjectionKeys.from_settings(settings), default_codec())
     finally:
