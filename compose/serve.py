@@ -60,7 +60,7 @@ def services(settings: Settings) -> list[Service]:
     found = [
         Service("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
                         "--host", settings.api_host, "--port", str(settings.api_port),
-                        "--log-level", "warning"]),
+                        "--workers", str(settings.api_workers), "--log-level", "warning"]),
     ]  # fmt: skip
     if importlib.util.find_spec("streams.__main__") is not None:
         found.append(Service("streams", [sys.executable, "-m", "streams", "worker"], True))

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    # uvicorn worker processes of the API (compose.serve); each holds its own connections and
+    # caches, and everything they share lives in Redis, Kafka and Cassandra
+    api_workers: int = Field(1, ge=1)
     jwt_secret: SecretStr | None = None
 
     @field_validator("jwt_secret")

@@ -29,3 +29,9 @@ def test_exits_far_apart_are_each_a_fresh_start() -> None:
 def test_workers_are_restarted_and_the_api_is_not() -> None:
     restart = {s.name: s.restart for s in services(Settings())}
     assert restart == {"api": False, "streams": True, "workers": True}
+
+
+def test_the_api_runs_the_configured_number_of_worker_processes() -> None:
+    for workers in (1, 3):
+        (api,) = [s for s in services(Settings(api_workers=workers)) if s.name == "api"]
+        assert api.argv[api.argv.index("--workers") + 1] == str(workers)
