@@ -33,6 +33,7 @@ Per-handler choice: undecodable messages and commands the job's state refuses ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -254,7 +255,8 @@ class TrainingHandler:
             uri = self.store.push(job.spec.job_id, path)
             loop.call_soon_threadsafe(queue.put_nowait, Saved(step, uri, forced_by))
 
-        drain = asyncio.create_task(self._record_progress(job, queue))
+        ended = asyncio.Event()  # the training returned: record what is queued without waiting
+        drain = asyncio.create_task(self._record_progress(job, queue, ended))
         try:
             return await asyncio.to_thread(run_job, spec, self._worker, job.control,
                                            on_step, on_checkpoint)  # fmt: skip
@@ -263,17 +265,25 @@ class TrainingHandler:
         except Exception as exc:  # a bug or bad input inside the job: the job's own error
             raise JobError(job.spec.job_id, repr(exc)) from exc
         finally:
+            ended.set()
             queue.put_nowait(None)
             await drain
 
-    async def _record_progress(self, job: RunningJob, queue: asyncio.Queue[Progress]) -> None:
-        """Record due steps and saved checkpoints; what queued meanwhile goes in one append."""
+    async def _record_progress(
+        self, job: RunningJob, queue: asyncio.Queue[Progress], ended: asyncio.Event
+    ) -> None:
+        """Record due steps and saved checkpoints; what queued meanwhile goes in one append.
+
+        Between appends it waits up to ``progress_flush_ms`` for more to queue, and no longer
+        once the training has returned: the job's end is not held back by a flush pause.
+        """
         every, last, finished = self._worker.progress_every, job.spec.max_steps, False
         flush_s = self._worker.progress_flush_ms / 1000
         while not finished:
             items = [await queue.get()]
             if items[0] is not None and flush_s > 0:
-                await asyncio.sleep(flush_s)  # let the trainer queue more: fewer, larger appends
+                with contextlib.suppress(TimeoutError):  # let the trainer queue more: fewer,
+                    await asyncio.wait_for(ended.wait(), flush_s)  # larger appends
             while not queue.empty():
                 items.append(queue.get_nowait())
             finished = items[-1] is None

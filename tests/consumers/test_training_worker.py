@@ -147,3 +147,20 @@ async def test_job_with_hyperparameters_trains_with_them_and_an_unknown_dataset_
     assert max(lrs) == pytest.approx(0.02)
     assert "unknown dataset 'nope'" in bad[-1].reason  # type: ignore[attr-defined]
     assert abandoned[-1].job_id == "job-ds"  # type: ignore[attr-defined]
+
+
+async def test_a_job_ends_without_waiting_out_the_progress_flush_pause(
+    stack: Settings, worker_settings: WorkerSettings
+) -> None:
+    """Progress is appended in batches, waiting up to ``progress_flush_ms`` for more steps; once
+    the training has returned, the last batch and the terminal event go out at once."""
+    slow_flush = worker_settings.model_copy(update={"progress_flush_ms": 20_000.0})
+    await publish(stack, start("job-flush", 4))
+    async with running_worker("training", stack, slow_flush), event_store(stack) as store:
+        events = await wait_for_stream(
+            store, "job-flush", lambda es: "JobSucceeded" in types_of(es), timeout_s=15
+        )
+    assert [e.step for e in events if e.type == "TrainingStepCompleted"] == [1, 2, 3, 4]
+    running = next(e for e in events if e.type == "JobRunning")
+    took = (events[-1].occurred_at - running.occurred_at).total_seconds()
+    assert events[-1].type == "JobSucceeded" and took < 10  # a 4-step job, not a 20 s pause
