@@ -282,8 +282,9 @@ class TrainingHandler:
         while not finished:
             items = [await queue.get()]
             if items[0] is not None and flush_s > 0:
-                with contextlib.suppress(TimeoutError):  # let the trainer queue more: fewer,
-                    await asyncio.wait_for(ended.wait(), flush_s)  # larger appends
+                # let the trainer queue more (fewer, larger appends) unless it has returned
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ended.wait(), flush_s)
             while not queue.empty():
                 items.append(queue.get_nowait())
             finished = items[-1] is None

@@ -159,9 +159,9 @@ async def fixed_rate(port: int, name: str, raws: list[bytes], rate: float, ok: i
 
     Each request is started by a loop timer at its scheduled time, so only the requests in flight
     exist as tasks (it used to create all 10,000 up front: work at the schedule's start, and
-    10,000 coroutines for every collection to scan). The
-    collector is off during the run: the load generator's garbage is acyclic, and its collection
-    pauses would be counted as the server's latency.
+    10,000 coroutines for every collection to scan). The collector is off during the run: the
+    load generator's garbage is acyclic, and its collection pauses would be counted as the
+    server's latency.
     """
     loop = asyncio.get_running_loop()
     pool: asyncio.Queue[Connection] = asyncio.Queue()
