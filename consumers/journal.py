@@ -22,7 +22,7 @@ from streams.store.base import ConcurrencyError, EventStore, SequenceGap, Stored
 
 
 class Publishes(Protocol):
-    async def publish(self, record: Record) -> Any: ...
+    async def publish_all(self, records: Sequence[Record]) -> Any: ...
 
 
 @dataclass
@@ -93,8 +93,8 @@ class Journal:
         await self.republish(events)
 
     async def republish(self, events: Sequence[Event]) -> None:
-        for event in events:
-            await self._publisher.publish(event)
+        """Publish in order, as one burst (one produce request per partition, not per event)."""
+        await self._publisher.publish_all(events)
 
 
 def with_payload(**changes: Any) -> Adjust:
