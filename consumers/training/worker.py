@@ -219,23 +219,21 @@ class TrainingHandler:
                 job.ended.set_result(job.stop_reason is None)
 
     async def _begin(self, job: RunningJob) -> None:
-        s, job_id = job.folded.state, job.spec.job_id
+        """Claim (or recover) and mark running in one append: one Paxos round, one burst."""
+        s, job_id, me = job.folded.state, job.spec.job_id, self._worker.worker_id
+        steps: list[Command] = []
         if s.status in (JobStatus.STARTING, JobStatus.RUNNING) or (
             s.status is JobStatus.RECOVERING and s.worker_id is not None
         ):
             checkpoint = await asyncio.to_thread(self.store.fetch_latest, job_id,
                                                  s.checkpoint_step)  # fmt: skip
             resume = checkpoint_step(checkpoint) if checkpoint is not None else 0
-            lost = self._command(ReportWorkerLost, job_id, worker_id=str(s.worker_id),
-                                 resume_step=resume)  # fmt: skip
-            await self._execute(job.folded, lost)
-        if job.folded.state.status is JobStatus.PENDING:
-            await self._execute(
-                job.folded, self._command(ClaimJob, job_id, worker_id=self._worker.worker_id)
-            )
-        await self._execute(
-            job.folded, self._command(MarkJobRunning, job_id, worker_id=self._worker.worker_id)
-        )
+            steps.append(self._command(ReportWorkerLost, job_id, worker_id=str(s.worker_id),
+                                       resume_step=resume))  # fmt: skip
+        elif s.status is JobStatus.PENDING:
+            steps.append(self._command(ClaimJob, job_id, worker_id=me))
+        steps.append(self._command(MarkJobRunning, job_id, worker_id=me))
+        await self._execute_all(job, [(cmd, None) for cmd in steps])
         s = job.folded.state
         await self.models.begin(s.model_id, job_id, s.owner, s.preset)
 
