@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -45,11 +46,13 @@ from starlette.routing import Route
 
 from api.results import RESULTS_FETCH_MAX_WAIT_MS
 from compose.settings import Settings
+from compose.stack import Stack
 from consumers.config import WorkerSettings
 from consumers.inference.batcher import Answer, Batcher, Request
 from consumers.inference.registry import LoadedModel, ModelRegistry, load_model
 from consumers.runtime import WorkerLoop, run_worker, use_torch_threads
-from consumers.training.run import JobControl, JobSpec, run_job
+from consumers.training import worker as training_worker
+from consumers.training.run import JobControl, JobOutcome, JobSpec, run_job
 from model import GenerationConfig
 from producers.publisher import Publisher
 from producers.topics import RESULTS, provision
@@ -251,16 +254,75 @@ async def naive_http(loaded: LoadedModel, clients: int, per: int, tokens: int) -
 
 
 # -- training ------------------------------------------------------------------------------------
+def stack_cpu(settings: Settings) -> dict[str, float]:
+    """CPU seconds used so far by each server of the local stack (empty if it is not ours)."""
+    out, tick = {}, os.sysconf("SC_CLK_TCK")
+    for name, record in Stack(settings, echo=lambda _: None).running().items():
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{record.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+@dataclass
+class Side:
+    """One side's runs, per job: wall seconds; the CPU seconds of the training computation (the
+    thread running ``run_job``), of this whole process and of the stack's servers."""
+
+    wall: list[float] = field(default_factory=list)
+    compute: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    stack: list[float] = field(default_factory=list)
+
+    async def timed(self, settings: Settings, run: Callable[[], Awaitable[float]]) -> None:
+        cpu, servers, computed = time.process_time(), stack_cpu(settings), len(_COMPUTE)
+        self.wall.append(await run())
+        self.cpu.append(time.process_time() - cpu)
+        after = stack_cpu(settings)
+        self.stack.append(sum(after[n] - servers[n] for n in servers if n in after))
+        [compute] = _COMPUTE[computed:]  # exactly one run_job per job
+        self.compute.append(compute)
+
+    def outside(self) -> list[float]:
+        """Wall seconds of each job not spent computing the training."""
+        return [w - c for w, c in zip(self.wall, self.compute, strict=True)]
+
+
+_COMPUTE: list[float] = []  # the training thread's CPU seconds, one per run_job
+
+
+def _computing(run: Callable[..., JobOutcome]) -> Callable[..., JobOutcome]:
+    """``run`` recording its thread's CPU time in ``_COMPUTE``."""
+
+    def timed(*args: Any, **kwargs: Any) -> JobOutcome:
+        start = time.thread_time()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            _COMPUTE.append(time.thread_time() - start)
+
+    return timed
+
+
 async def training_overhead(
     settings: Settings, steps: int, rounds: int = 2, flush_ms: float = 100.0
 ) -> dict[str, Any]:
-    """``rounds`` pairs, each a bare ``run_job`` then the same job through the worker, back to
-    back (the machine is shared: pairs keep each comparison within one stretch of its noise).
+    """``rounds`` pairs of the same job, bare ``run_job`` and through the worker, back to back
+    (the machine is shared: pairs keep each comparison within one stretch of its noise); the
+    order alternates between pairs, so a drift of the machine does not favour either side.
 
     The worker's time runs from the command's publish to its ``JobSucceeded``'s ``occurred_at``
     (the worker's clock, this machine's). The store is read twice a second and only from the
     last seen ``seq``: a bench that re-read the whole stream every 50 ms, in the worker's own
-    process, took CPU from the job it was timing.
+    process, took CPU from the job it was timing. Besides the times, each side's CPU: this
+    process's (the training thread, and for the worker its event loop's recording too; the
+    worker's idle polling runs during both) and the stack's servers' (Kafka, Cassandra, Redis).
+
+    The training computation's own CPU time moves by ±10 % between back-to-back jobs of the same
+    code on this machine, more than the overhead measured, so each job's wall time is also split
+    into the training thread's CPU time and the rest; the worker's cost is the rest's increase.
+    To time the computation inside the worker, ``run_job`` is wrapped where the worker looks it
+    up (``consumers.training.worker.run_job``) for the duration of the benchmark.
     """
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
     worker = WorkerSettings(worker_id="bench", checkpoint_url=str(tmp / "worker"),
@@ -281,37 +343,51 @@ async def training_overhead(
     while not (holder and holder[0].owned):
         await asyncio.sleep(0.1)
     store = await CassandraEventStore.open(StoreOptions.from_settings(settings))
-    bare, through, events = [], [], 0
+    bare, through, events = Side(), Side(), 0
     async with Publisher(settings) as publisher:
-        for r in range(rounds):
+
+        async def bare_run(r: int) -> float:
             start = time.perf_counter()
             spec = JobSpec(f"bare{r}", "tiny", steps, tmp / f"bare{r}")
-            await asyncio.to_thread(run_job, spec, worker, JobControl(), noop, noop)
-            bare.append(time.perf_counter() - start)
-            start_wall = time.time()
-            await publisher.publish(
-                command(
-                    StartTraining,
-                    f"job{r}",
-                    "bench",
-                    owner="bench",
-                    model_id="m",
-                    preset="tiny",
-                    max_steps=steps,
-                )
-            )
+            await asyncio.to_thread(_computing(run_job), spec, worker, JobControl(), noop, noop)
+            return time.perf_counter() - start
+
+        async def worker_run(r: int) -> float:
+            nonlocal events
+            start = time.time()
+            start_job = command(StartTraining, f"job{r}", "bench", owner="bench", model_id="m",
+                                preset="tiny", max_steps=steps)  # fmt: skip
+            await publisher.publish(start_job)
             seen: list[StoredEvent] = []
             while not (done := [e for e in seen if e.type == "JobSucceeded"]):
                 await asyncio.sleep(0.5)
                 seen += await store.read_stream(f"job{r}", seen[-1].seq if seen else 0)
-            through.append(done[0].occurred_at.timestamp() - start_wall)
             events = len(seen)
+            return done[0].occurred_at.timestamp() - start
+
+        training_worker.run_job = _computing(run_job)
+        try:
+            for r in range(rounds):
+                sides = [(bare, bare_run), (through, worker_run)]
+                for side, run in sides if r % 2 == 0 else sides[::-1]:
+                    await side.timed(settings, functools.partial(run, r))
+        finally:
+            training_worker.run_job = run_job
     await store.close()
     stop.set()
     await task
-    pairs = sorted(t / b - 1 for b, t in zip(bare, through, strict=True))
-    return {"bare_s": statistics.median(bare), "worker_s": statistics.median(through),
-            "events": events, "overhead": statistics.median(pairs), "pairs": pairs}  # fmt: skip
+    pairs = [t / b - 1 for b, t in zip(bare.wall, through.wall, strict=True)]  # in run order
+    added = [(t - b) / w for b, t, w in zip(bare.outside(), through.outside(), bare.wall,
+                                            strict=True)]  # fmt: skip
+    compute = [t / b - 1 for b, t in zip(bare.compute, through.compute, strict=True)]
+    med = statistics.median
+    return {"bare_s": med(bare.wall), "worker_s": med(through.wall), "events": events,
+            "overhead": med(pairs), "pairs": pairs,
+            "outside_bare_s": med(bare.outside()), "outside_worker_s": med(through.outside()),
+            "added": med(added), "compute": med(compute), "compute_pairs": compute,
+            "best_overhead": min(through.wall) / min(bare.wall) - 1,
+            "cpu_bare_s": med(bare.cpu), "cpu_worker_s": med(through.cpu),
+            "stack_bare_s": med(bare.stack), "stack_worker_s": med(through.stack)}  # fmt: skip
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -390,11 +466,22 @@ async def main(
 
 async def report_training(settings: Settings, steps: int, rounds: int) -> None:
     train = await training_overhead(settings, steps, rounds)
-    pairs = ", ".join(f"{p * 100:+.1f}%" for p in train["pairs"])
+    pairs = ", ".join(f"{p * 100:+.1f}%" for p in train["pairs"])  # odd ones: the worker first
+    cpu_bare, cpu_worker = train["cpu_bare_s"], train["cpu_worker_s"]
+    compute = ", ".join(f"{p * 100:+.1f}%" for p in train["compute_pairs"])
     print(
         f"training {steps} steps, {rounds} pairs: bare {train['bare_s']:.2f} s, through the "
         f"worker {train['worker_s']:.2f} s (medians; {train['events']} events) → overhead "
-        f"{train['overhead'] * 100:+.1f}% (median of the pairs: {pairs})"
+        f"{train['overhead'] * 100:+.1f}% (median of the pairs, in run order, bare first in the "
+        f"1st, 3rd …: {pairs}); best of each side "
+        f"{train['best_overhead'] * 100:+.1f}%\n"
+        f"  CPU per job (medians): this process {cpu_bare:.2f} s bare, {cpu_worker:.2f} s "
+        f"worker ({cpu_worker / cpu_bare - 1:+.1%}); the stack's servers "
+        f"{train['stack_bare_s']:.2f} s bare, {train['stack_worker_s']:.2f} s worker\n"
+        f"  the training computation's CPU time, worker / bare: {train['compute'] * 100:+.1f}% "
+        f"(median of the pairs: {compute}); wall time outside it: {train['outside_bare_s']:.2f} s"
+        f" bare, {train['outside_worker_s']:.2f} s worker (medians) → the worker adds "
+        f"{train['added'] * 100:+.1f}% of the bare job's time (median of the pairs)"
     )
 
 
