@@ -40,13 +40,25 @@ from api.webhooks import watching
 from compose.heap import freeze_startup_heap
 from compose.settings import Settings
 
+# The documentation's order of the endpoint groups (Swagger UI and ReDoc follow the document's
+# ``tags`` list, not the order the routers are matched in).
+TAGS = ("system", "auth", "observability", "training", "models", "datasets", "configs",
+        "extensions", "inference", "openai", "qraf")  # fmt: skip
+
 
 def routers() -> list[APIRouter]:
-    """Every router of the API, in inclusion order (tests walk these for the role matrix)."""
-    return [system.router, auth.router, users.router, api_keys.router, metrics_router, docs.router,
-            system.admin_router, training.router, models.router, datasets.router,
-            configs.router, extensions.router,
-            inference.router, openai.router, qraf.router, dashboard.router]  # fmt: skip
+    """Every router of the API, in inclusion order (tests walk these for the role matrix).
+
+    Matching order: FastAPI tries a request against the routers one after another, each of its
+    routes in turn, so the routers of the most frequent requests come first — job status and
+    control, inference, the OpenAI routes. Skipping a router it does not match cost a job GET
+    ~8 µs; with training first instead of eighth, a job GET took 420 instead of 480 µs of CPU in
+    process (tests/benchmarks/api.md). Prefixes do not overlap, so the order changes no match;
+    routers sharing a prefix (auth, users, api_keys; system's two) keep their order."""
+    return [training.router, inference.router, openai.router,
+            system.router, auth.router, users.router, api_keys.router, metrics_router, docs.router,
+            system.admin_router, models.router, datasets.router, configs.router,
+            extensions.router, qraf.router, dashboard.router]  # fmt: skip
 
 
 def create_app(
@@ -76,6 +88,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        openapi_tags=[{"name": tag} for tag in TAGS],
     )
     app.state.settings, app.state.config, app.state.resources = settings, config, resources
     app.state.metrics = ApiMetrics()
