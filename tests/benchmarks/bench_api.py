@@ -62,12 +62,10 @@ def _uvicorn(target: str, port: int, *, factory: bool, workers: int = 1) -> list
             "--workers", str(workers)]  # fmt: skip
 
 
-def _ours(
-    port: int, keyspace: str, topic_prefix: str, root: Path, workers: int = 1
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{root}{os.pathsep}{ROOT}",
+def server_env(keyspace: str, topic_prefix: str) -> dict[str, str]:
+    """Our API's settings for a benchmark: its own auth keyspace, Redis prefix and topics, a
+    bootstrapped admin, and a rate tier no run reaches."""
+    return {
         "QLLM_JWT_SECRET": secrets.token_urlsafe(48),
         "QLLM_TOPIC_PREFIX": topic_prefix,
         "QLLM_API_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -76,6 +74,16 @@ def _ours(
         "QLLM_API_LOG_LEVEL": "WARNING",
         "QLLM_API_RATE_TIERS": '{"standard": {"limit": 1000000, "window_s": 60}}',
         "QLLM_API_DATA_ROOT": f"/tmp/{keyspace}",
+    }
+
+
+def _ours(
+    port: int, keyspace: str, topic_prefix: str, root: Path, workers: int = 1
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{root}{os.pathsep}{ROOT}",
+        **server_env(keyspace, topic_prefix),
     }
     command = _uvicorn("api.app:create_app", port, factory=True, workers=workers)
     return subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL)
@@ -219,8 +227,8 @@ async def _wait(base: str, path: str) -> None:
     raise RuntimeError(f"{base} did not start")
 
 
-async def _trainer_key(base: str) -> str:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+async def trainer_key(base: str, transport: httpx.AsyncBaseTransport | None = None) -> str:
+    async with httpx.AsyncClient(base_url=base, timeout=30, transport=transport) as client:
         login = await client.post(
             "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
         )
@@ -232,7 +240,7 @@ async def _trainer_key(base: str) -> str:
         return str(created.json()["api_key"])
 
 
-def _seed_job(topic_prefix: str, owner: str) -> str:
+def seed_job(topic_prefix: str, owner: str) -> str:
     """A job in the projection, as the stream processor writes it (hash: kind, seq, state)."""
     from schemas.jobs import JobState, JobStatus
     from schemas.snapshot import to_json
@@ -260,8 +268,8 @@ async def run(args: argparse.Namespace) -> list[Result]:
         ours, theirs = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{celery_port}"
         await _wait(ours, "/api/v1/system/health")
         await _wait(theirs, "/jobs/none")
-        key = {"X-API-Key": await _trainer_key(ours), "Content-Type": "application/json"}
-        job_id = _seed_job(topic_prefix, "admin")
+        key = {"X-API-Key": await trainer_key(ours), "Content-Type": "application/json"}
+        job_id = seed_job(topic_prefix, "admin")
         post = raw_request("POST", "/api/v1/training/jobs", key, json.dumps(JOB).encode())
         get = raw_request("GET", f"/api/v1/training/jobs/{job_id}", key)
         c_post = raw_request("POST", "/jobs", {"Content-Type": "application/json"},
@@ -288,10 +296,10 @@ async def run(args: argparse.Namespace) -> list[Result]:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=20)
-        _cleanup(keyspace)
+        cleanup(keyspace)
 
 
-def _cleanup(keyspace: str) -> None:
+def cleanup(keyspace: str) -> None:
     from cassandra.cluster import Cluster
 
     host, _, port = Settings().cassandra_contact.rpartition(":")
