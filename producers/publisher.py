@@ -29,6 +29,7 @@ from schemas.codec import Codec, default_codec
 from schemas.records import Record
 
 Headers = list[tuple[str, bytes]] | None
+Outgoing = tuple[str, bytes | None, bytes | None, Headers]  # topic, key, value, headers
 
 
 @dataclass(frozen=True)
@@ -128,16 +129,10 @@ class Publisher:
         record (a journal append's events share a key). Returns once every one is acknowledged
         (``acks=all``); ``BrokerUnavailable`` as for ``publish``, and then none of them may be
         assumed published."""
-        if not records:
-            return []
-        batch = [(topic_for(r, self._settings), key_for(r), self._codec.encode(r)) for r in records]
-        try:
-            metas: list[Any] = await asyncio.wait_for(
-                self._send_all(batch), self._options.ack_timeout_s
-            )
-        except (TimeoutError, KafkaError) as exc:
-            raise BrokerUnavailable(self._settings.kafka_bootstrap, repr(exc)) from exc
-        return [Ack(m.topic, m.partition, m.offset) for m in metas]
+        return await self._publish(
+            [(topic_for(r, self._settings), key_for(r), self._codec.encode(r), None)
+             for r in records]
+        )  # fmt: skip
 
     async def publish_raw(
         self,
@@ -147,30 +142,26 @@ class Publisher:
         headers: Headers = None,
     ) -> Ack:
         """Send already-encoded bytes (the dead letter forwards what it could not decode)."""
+        [ack] = await self._publish([(topic, key, value, headers)])
+        return ack
+
+    async def _publish(self, batch: Sequence[Outgoing]) -> list[Ack]:
+        """Send ``batch`` and wait for every acknowledgement, at most ``ack_timeout_s``."""
+        if not batch:
+            return []
         try:
-            meta: Any = await asyncio.wait_for(
-                self._send(topic, key, value, headers), self._options.ack_timeout_s
-            )
+            metas = await asyncio.wait_for(self._send(batch), self._options.ack_timeout_s)
         except (TimeoutError, KafkaError) as exc:
             raise BrokerUnavailable(self._settings.kafka_bootstrap, repr(exc)) from exc
-        return Ack(meta.topic, meta.partition, meta.offset)
+        return [Ack(m.topic, m.partition, m.offset) for m in metas]
 
-    async def _send(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
-    ) -> Any:
-        """One send on the live producer; a failed or abandoned send retires that producer."""
+    async def _send(self, batch: Sequence[Outgoing]) -> list[Any]:
+        """Queue ``batch`` in order on the live producer, then await it together; a failed or
+        abandoned send retires that producer."""
         producer = await self._current()
         try:
-            return await producer.send_and_wait(topic, value, key=key, headers=headers)
-        except (KafkaError, asyncio.CancelledError):
-            self._retire(producer)
-            raise
-
-    async def _send_all(self, batch: Sequence[tuple[str, bytes | None, bytes]]) -> list[Any]:
-        """``_send`` for several records: queued in order, then awaited together."""
-        producer = await self._current()
-        try:
-            sent = [await producer.send(topic, value, key=key) for topic, key, value in batch]
+            sent = [await producer.send(topic, value, key=key, headers=headers)
+                    for topic, key, value, headers in batch]  # fmt: skip
             results = await asyncio.gather(*sent, return_exceptions=True)
         except (KafkaError, asyncio.CancelledError):
             self._retire(producer)
